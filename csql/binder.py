@@ -1,0 +1,159 @@
+"""Parse SQL and bind its table names to the catalog.
+
+Pure functions over sqlglot trees: parse one statement in DuckDB's dialect, substitute named
+parameters, find the table references that are ClickSend tables (not CTEs, not table
+functions, not metadata tables), and rewrite Skyvia aliases to the canonical table names so
+DuckDB sees one name per table.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from csql.catalog import Catalog, Table
+from csql.errors import ProgrammingError
+from csql.metadata import SYS_TABLES
+
+DIALECT = "duckdb"
+
+# sqlglot logs a warning whenever it falls back to exp.Command; we handle those statements.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+_LEADING_WORD = re.compile(r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*([A-Za-z]+)", re.S)
+
+
+def leading_keyword(sql: str) -> str:
+    """The first keyword of a statement, upper-cased, skipping comments ('' if none)."""
+    m = _LEADING_WORD.match(sql)
+    return m.group(1).upper() if m else ""
+
+
+def parse(sql: str) -> exp.Expression:
+    """One statement as a sqlglot tree; ProgrammingError with the position on bad SQL."""
+    try:
+        trees = [t for t in sqlglot.parse(sql, read=DIALECT) if t is not None]
+    except ParseError as e:
+        first = e.errors[0] if e.errors else {}
+        where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
+        desc = first.get("description") or str(e)
+        raise ProgrammingError(f"SQL syntax error{where}: {desc}") from None
+    if not trees:
+        raise ProgrammingError("empty statement: nothing to execute")
+    if len(trees) > 1:
+        raise ProgrammingError("one statement at a time, please: execute() got several")
+    return trees[0]
+
+
+def _literal(value: Any) -> exp.Expression:
+    """A Python value as a SQL literal (the way a driver binds a parameter)."""
+    import datetime as dt
+    import decimal
+
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float | decimal.Decimal):
+        return exp.Literal.number(value)
+    if isinstance(value, dt.datetime):
+        return exp.cast(exp.Literal.string(value.isoformat()), "TIMESTAMPTZ" if value.tzinfo else "TIMESTAMP")
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if isinstance(value, list | tuple):
+        return exp.Array(expressions=[_literal(v) for v in value])
+    if isinstance(value, bytes):
+        return exp.cast(exp.Literal.string(value.hex()), "BLOB")
+    return exp.Literal.string(str(value))
+
+
+def bind_parameters(tree: exp.Expression, params: Mapping[str, Any] | None) -> exp.Expression:
+    """Replace `:name` placeholders with literals; a missing parameter is a ProgrammingError."""
+    holders = list(tree.find_all(exp.Placeholder))
+    if not holders:
+        return tree
+    params = params or {}
+    lower = {str(k).lower(): v for k, v in params.items()}
+    missing = sorted({h.name for h in holders if h.name and h.name.lower() not in lower})
+    if missing or any(not h.name for h in holders):
+        if any(not h.name for h in holders):
+            raise ProgrammingError("positional '?' parameters are not supported: use :name")
+        raise ProgrammingError(
+            f"missing parameter(s) {', '.join(':' + m for m in missing)}; "
+            f"pass them as execute(sql, {{{', '.join(repr(m) + ': ...' for m in missing)}}})"
+        )
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder):
+            return _literal(lower[node.name.lower()])
+        return node
+
+    return tree.transform(swap, copy=True)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A statement whose table names point at the catalog."""
+
+    tree: exp.Expression
+    tables: tuple[Table, ...]  # distinct ClickSend tables referenced
+    sys_tables: tuple[str, ...]  # metadata tables referenced
+
+
+def _cte_names(tree: exp.Expression) -> set[str]:
+    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+
+
+def table_references(tree: exp.Expression) -> list[exp.Table]:
+    """Plain named table references (no table functions, no CTE names)."""
+    ctes = _cte_names(tree)
+    refs = []
+    for t in tree.find_all(exp.Table):
+        if not isinstance(t.this, exp.Identifier):
+            continue  # read_csv(...), a subquery or another table function
+        if t.args.get("db") or t.args.get("catalog"):
+            continue  # schema-qualified: a DuckDB object, not ours
+        if t.name.lower() in ctes:
+            continue
+        refs.append(t)
+    return refs
+
+
+def resolve_table(catalog: Catalog, name: str) -> Table:
+    """The catalog table for a name or alias; ProgrammingError with close matches if none."""
+    table = catalog.table(name)
+    if table is None:
+        hints = catalog.suggest_table(name)
+        hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+        raise ProgrammingError(f"unknown table {name!r}{hint} (SHOW TABLES lists them all)")
+    return table
+
+
+def bind(tree: exp.Expression, catalog: Catalog) -> Bound:
+    """Resolve table names (aliases too, case-insensitively) and rewrite them to canonical names.
+
+    Unknown names raise ProgrammingError with close matches.
+    """
+    tree = tree.copy()
+    found: dict[str, Table] = {}
+    sys_found: list[str] = []
+    for ref in table_references(tree):
+        name = ref.name
+        if name.lower() in SYS_TABLES:
+            sys_found.append(name.lower())
+            ref.set("this", exp.to_identifier(name.lower()))
+            continue
+        table = resolve_table(catalog, name)
+        if not ref.alias and name != table.name:
+            # keep the user's spelling usable as a qualifier: FROM Contacts -> FROM contacts AS Contacts
+            ref.set("alias", exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
+        ref.set("this", exp.to_identifier(table.name))
+        found.setdefault(table.name, table)
+    return Bound(tree=tree, tables=tuple(found.values()), sys_tables=tuple(dict.fromkeys(sys_found)))

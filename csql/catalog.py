@@ -1,0 +1,593 @@
+"""Load and validate the catalog (schema/*.yaml) into immutable objects.
+
+The catalog is data; this module only reads it, checks it and answers look-ups. Everything
+else (planner, sandbox, client, metadata tables) reads these objects, never the YAML. A broken
+file raises CatalogError naming the file, the table (or procedure) and the key, so whoever
+edits the YAML knows where to look. The format is documented in schema/README.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from csql.errors import CatalogError
+
+TYPES = ("integer", "bigint", "double", "decimal", "varchar", "boolean", "timestamp", "json")
+OPERATIONS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+ENDPOINT_KINDS = ("list", "get", "insert", "bulk_insert", "update", "delete")
+PAGING = ("page", "cursor", "none")
+BODY_STYLES = ("object", "messages", "recipients", "none")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_PLACEHOLDER = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)}")
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+#: which endpoint each write operation needs
+OPERATION_ENDPOINT = {"INSERT": "insert", "UPDATE": "update", "DELETE": "delete"}
+
+
+def placeholders(path: str) -> tuple[str, ...]:
+    """The `{name}` placeholders of a path, in order."""
+    return tuple(_PLACEHOLDER.findall(path))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One HTTP endpoint: method, path template, and how its response is read or its body built."""
+
+    method: str
+    path: str
+    paging: str = "none"
+    records: str = "data"
+    body: str = "object"
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return placeholders(self.path)
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        """The path with its placeholders filled in (values are URL-quoted)."""
+        from urllib.parse import quote
+
+        return _PLACEHOLDER.sub(lambda m: quote(str(values[m.group(1)]), safe=""), self.path)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table: the API's JSON field, its SQL type and what the API can do with it."""
+
+    name: str
+    type: str
+    description: str = ""
+    nullable: bool = True
+    primary_key: bool = False
+    path_key: bool = False
+    fanout: str | None = None
+    example: Any = None
+    source: str = "response"
+    filter_param: str | None = None
+    searchable: bool = False
+    sortable: bool = False
+    range_lower: str | None = None
+    range_upper: str | None = None
+    range_after: str | None = None
+    read_only: bool = False
+    writable_on_update: bool = True
+
+    @property
+    def range_filterable(self) -> bool:
+        return bool(self.range_lower or self.range_upper or self.range_after)
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A ClickSend object exposed as a SQL table."""
+
+    name: str
+    group: str
+    file: str
+    description: str
+    aliases: tuple[str, ...]
+    operations: tuple[str, ...]
+    endpoints: Mapping[str, Endpoint]
+    columns: tuple[Column, ...]
+    required_on_insert: tuple[tuple[str, ...], ...] = ()
+    operations_note: str | None = None
+    singleton: bool = False
+    _by_name: Mapping[str, Column] = field(default_factory=dict, repr=False, compare=False)
+
+    def column(self, name: str) -> Column | None:
+        return self._by_name.get(name.lower())
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.primary_key)
+
+    @property
+    def path_keys(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.path_key)
+
+    @property
+    def required_keys(self) -> tuple[Column, ...]:
+        """Path keys that WHERE must fix, because nothing can fan them out."""
+        return tuple(c for c in self.path_keys if c.fanout is None)
+
+    @property
+    def list_endpoint(self) -> Endpoint:
+        return self.endpoints["list"]
+
+    def allows(self, operation: str) -> bool:
+        return operation.upper() in self.operations
+
+    def required_on_insert_columns(self) -> set[str]:
+        return {c for group in self.required_on_insert for c in group}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A parameter of a procedure and where it goes in the request."""
+
+    name: str
+    type: str
+    required: bool = False
+    location: str = "body"
+    description: str = ""
+    default: Any = None
+
+
+@dataclass(frozen=True, eq=False)
+class Procedure:
+    """A ClickSend action callable with CALL (send, cancel, copy, verify, purchase, ...)."""
+
+    name: str
+    group: str
+    file: str
+    description: str
+    method: str
+    path: str
+    parameters: tuple[Parameter, ...]
+    body: str = "object"
+    result: str = "data"
+    costs_money: bool = False
+    destructive: bool = False
+    price: str | None = None
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(method=self.method, path=self.path, body=self.body, records=self.result)
+
+    def parameter(self, name: str) -> Parameter | None:
+        lname = name.lower()
+        return next((p for p in self.parameters if p.name.lower() == lname), None)
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """An endpoint of the reference that the catalog leaves out on purpose, and why."""
+
+    method: str
+    path: str
+    reason: str
+    file: str
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """Every table, procedure and exclusion, with case-insensitive look-ups by name or alias."""
+
+    tables: tuple[Table, ...]
+    procedures: tuple[Procedure, ...]
+    exclusions: tuple[Exclusion, ...]
+    _names: Mapping[str, Table] = field(repr=False, compare=False)
+    _procs: Mapping[str, Procedure] = field(repr=False, compare=False)
+
+    def table(self, name: str) -> Table | None:
+        """The table named `name` or aliased so, case-insensitively; None if there is none."""
+        return self._names.get(name.lower())
+
+    def procedure(self, name: str) -> Procedure | None:
+        return self._procs.get(name.lower())
+
+    def suggest_table(self, name: str) -> list[str]:
+        """Close matches among table names and aliases, for 'did you mean' messages."""
+        return _close(name, [t.name for t in self.tables] + [a for t in self.tables for a in t.aliases])
+
+    def suggest_procedure(self, name: str) -> list[str]:
+        return _close(name, [p.name for p in self.procedures])
+
+    def endpoints(self) -> Iterator[tuple[str, Endpoint]]:
+        """(owner, endpoint) for every endpoint of every table and procedure."""
+        for t in self.tables:
+            for ep in t.endpoints.values():
+                yield t.name, ep
+        for p in self.procedures:
+            yield p.name, p.endpoint
+
+
+def _close(name: str, candidates: list[str]) -> list[str]:
+    lower = {c.lower(): c for c in candidates}
+    return [lower[m] for m in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class _Ctx:
+    """Where we are in the YAML, so that every error names file, table and key."""
+
+    def __init__(self, file: str, owner: str = "", key: str = "") -> None:
+        self.file, self.owner, self.key = file, owner, key
+
+    def at(self, owner: str | None = None, key: str | None = None) -> _Ctx:
+        return _Ctx(self.file, self.owner if owner is None else owner, key or self.key)
+
+    def error(self, msg: str, key: str | None = None) -> CatalogError:
+        where = [self.file]
+        if self.owner:
+            where.append(self.owner)
+        k = key or self.key
+        if k:
+            where.append(k)
+        return CatalogError(f"{': '.join(where)}: {msg}")
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], ctx: _Ctx, key: str) -> Any:
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ctx.error(f"expected {names}, got {type(value).__name__} ({value!r})", key)
+    return value
+
+
+def _known_keys(data: Mapping[str, Any], allowed: set[str], ctx: _Ctx, key: str) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        raise ctx.error(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}", key)
+
+
+_ENDPOINT_KEYS = {"method", "path", "paging", "records", "body"}
+
+
+def _endpoint(data: Any, ctx: _Ctx, key: str, kind: str) -> Endpoint:
+    _expect(data, dict, ctx, key)
+    _known_keys(data, _ENDPOINT_KEYS, ctx, key)
+    for req in ("method", "path"):
+        if req not in data:
+            raise ctx.error(f"missing '{req}'", key)
+    method = str(data["method"]).upper()
+    if method not in METHODS:
+        raise ctx.error(f"method {method!r} is not one of {METHODS}", f"{key}.method")
+    path = _expect(data["path"], str, ctx, f"{key}.path")
+    if not path.startswith("/"):
+        raise ctx.error(f"path {path!r} must start with '/' (relative to /v3)", f"{key}.path")
+    paging = data.get("paging", "none")
+    if paging not in PAGING:
+        raise ctx.error(f"paging {paging!r} is not one of {PAGING}", f"{key}.paging")
+    if kind != "list" and paging != "none":
+        raise ctx.error("only the list endpoint pages", f"{key}.paging")
+    default_records = "data.data" if paging == "page" else "data"
+    records = _expect(data.get("records", default_records), str, ctx, f"{key}.records")
+    body = data.get("body", "object")
+    if body not in BODY_STYLES:
+        raise ctx.error(f"body {body!r} is not one of {BODY_STYLES}", f"{key}.body")
+    return Endpoint(method=method, path=path, paging=paging, records=records, body=body)
+
+
+_COLUMN_KEYS = {
+    "type", "description", "nullable", "primary_key", "path_key", "fanout", "example", "source",
+    "filter_param", "searchable", "sortable", "range", "read_only", "writable_on_update",
+}  # fmt: skip
+_BOOL_KEYS = ("nullable", "primary_key", "path_key", "searchable", "sortable", "read_only")
+
+
+def _column(name: str, data: Any, ctx: _Ctx) -> Column:
+    key = f"columns.{name}"
+    if isinstance(data, str):  # shorthand: `name: varchar`
+        data = {"type": data}
+    _expect(data, dict, ctx, key)
+    _known_keys(data, _COLUMN_KEYS, ctx, key)
+    if "type" not in data:
+        raise ctx.error("missing 'type'", key)
+    if data["type"] not in TYPES:
+        raise ctx.error(f"type {data['type']!r} is not one of {TYPES}", f"{key}.type")
+    for b in (*_BOOL_KEYS, "writable_on_update"):
+        if b in data:
+            _expect(data[b], bool, ctx, f"{key}.{b}")
+    rng = data.get("range") or {}
+    _expect(rng, dict, ctx, f"{key}.range")
+    _known_keys(rng, {"lower", "upper", "after"}, ctx, f"{key}.range")
+    source = data.get("source", "response")
+    if source not in ("response", "path"):
+        raise ctx.error(f"source {source!r} is not 'response' or 'path'", f"{key}.source")
+    if source == "path" and not data.get("path_key"):
+        raise ctx.error("source: path needs path_key: true", f"{key}.source")
+    if data.get("fanout") and not data.get("path_key"):
+        raise ctx.error("fanout needs path_key: true", f"{key}.fanout")
+    read_only = data.get("read_only", False)
+    primary = data.get("primary_key", False)
+    return Column(
+        name=name,
+        type=data["type"],
+        description=str(data.get("description") or ""),
+        nullable=data.get("nullable", not primary),
+        primary_key=primary,
+        path_key=data.get("path_key", False),
+        fanout=data.get("fanout"),
+        example=data.get("example"),
+        source=source,
+        filter_param=data.get("filter_param"),
+        searchable=data.get("searchable", False),
+        sortable=data.get("sortable", False),
+        range_lower=rng.get("lower"),
+        range_upper=rng.get("upper"),
+        range_after=rng.get("after"),
+        read_only=read_only,
+        writable_on_update=data.get(
+            "writable_on_update", not (read_only or primary or data.get("path_key", False))
+        ),
+    )
+
+
+_TABLE_KEYS = {
+    "description", "aliases", "operations", "operations_note", "singleton", "endpoints",
+    "required_on_insert", "columns",
+}  # fmt: skip
+
+
+def _table(name: str, data: Any, group: str, ctx: _Ctx) -> Table:
+    ctx = ctx.at(owner=f"table {name}")
+    if not _IDENT.match(name):
+        raise ctx.error("table names are snake_case identifiers")
+    _expect(data, dict, ctx, "")
+    _known_keys(data, _TABLE_KEYS, ctx, "")
+    for req in ("description", "operations", "endpoints", "columns"):
+        if req not in data:
+            raise ctx.error(f"missing '{req}'", req)
+    aliases = tuple(_expect(data.get("aliases") or [], list, ctx, "aliases"))
+    ops = tuple(str(o).upper() for o in _expect(data["operations"], list, ctx, "operations"))
+    bad = [o for o in ops if o not in OPERATIONS]
+    if bad:
+        raise ctx.error(f"unknown operation(s) {bad}; allowed: {OPERATIONS}", "operations")
+    if "SELECT" not in ops:
+        raise ctx.error("every table allows SELECT", "operations")
+    eps_raw = _expect(data["endpoints"], dict, ctx, "endpoints")
+    _known_keys(eps_raw, set(ENDPOINT_KINDS), ctx, "endpoints")
+    if "list" not in eps_raw:
+        raise ctx.error("missing the list endpoint", "endpoints")
+    endpoints = {k: _endpoint(v, ctx, f"endpoints.{k}", k) for k, v in eps_raw.items()}
+    cols_raw = _expect(data["columns"], dict, ctx, "columns")
+    if not cols_raw:
+        raise ctx.error("a table needs at least one column", "columns")
+    columns = tuple(_column(str(n), v, ctx) for n, v in cols_raw.items())
+    by_name = {c.name.lower(): c for c in columns}
+    if len(by_name) != len(columns):
+        raise ctx.error("column names differ only by case", "columns")
+    for op in ops:
+        if op in OPERATION_ENDPOINT and OPERATION_ENDPOINT[op] not in endpoints:
+            raise ctx.error(f"{op} is allowed but there is no '{OPERATION_ENDPOINT[op]}' endpoint",
+                            "operations")  # fmt: skip
+    for kind, ep in endpoints.items():
+        for ph in ep.placeholders:
+            if ph.lower() not in by_name:
+                raise ctx.error(f"placeholder {{{ph}}} is not a column", f"endpoints.{kind}.path")
+    list_ph = set(endpoints["list"].placeholders)
+    for c in columns:
+        if c.path_key and c.name not in list_ph:
+            raise ctx.error("path_key but not a placeholder of the list path", f"columns.{c.name}")
+        if c.name in list_ph and not c.path_key:
+            raise ctx.error("a placeholder of the list path must be path_key", f"columns.{c.name}")
+    req_raw = _expect(data.get("required_on_insert") or [], list, ctx, "required_on_insert")
+    required = []
+    for grp in req_raw:
+        grp = tuple(grp) if isinstance(grp, list) else (grp,)
+        for col in grp:
+            if str(col).lower() not in by_name:
+                raise ctx.error(f"{col!r} is not a column", "required_on_insert")
+        required.append(tuple(grp))
+    singleton = data.get("singleton", False)
+    return Table(
+        name=name,
+        group=group,
+        file=ctx.file,
+        description=str(data["description"]).strip(),
+        aliases=tuple(str(a) for a in aliases),
+        operations=tuple(o for o in OPERATIONS if o in ops),
+        endpoints=MappingProxyType(endpoints),
+        columns=columns,
+        required_on_insert=tuple(required),
+        operations_note=data.get("operations_note"),
+        singleton=_expect(singleton, bool, ctx, "singleton"),
+        _by_name=MappingProxyType(by_name),
+    )
+
+
+_PROC_KEYS = {
+    "description", "method", "path", "parameters", "body", "result", "costs_money", "destructive",
+    "price",
+}  # fmt: skip
+_PARAM_KEYS = {"type", "required", "in", "description", "default"}
+
+
+def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
+    ctx = ctx.at(owner=f"procedure {name}")
+    _expect(data, dict, ctx, "")
+    _known_keys(data, _PROC_KEYS, ctx, "")
+    for req in ("description", "method", "path"):
+        if req not in data:
+            raise ctx.error(f"missing '{req}'", req)
+    ep = _endpoint(
+        {k: data[k] for k in ("method", "path", "body") if k in data}, ctx, "endpoint", "call"
+    )
+    params_raw = _expect(data.get("parameters") or {}, dict, ctx, "parameters")
+    params = []
+    for pname, p in params_raw.items():
+        key = f"parameters.{pname}"
+        if isinstance(p, str):
+            p = {"type": p}
+        _expect(p, dict, ctx, key)
+        _known_keys(p, _PARAM_KEYS, ctx, key)
+        if p.get("type") not in TYPES:
+            raise ctx.error(f"type {p.get('type')!r} is not one of {TYPES}", f"{key}.type")
+        where = p.get("in", "path" if pname in ep.placeholders else "body")
+        if where not in ("path", "query", "body"):
+            raise ctx.error(f"in {where!r} is not path/query/body", f"{key}.in")
+        params.append(
+            Parameter(
+                name=str(pname),
+                type=p["type"],
+                required=bool(p.get("required", where == "path")),
+                location=where,
+                description=str(p.get("description") or ""),
+                default=p.get("default"),
+            )
+        )
+    names = {p.name for p in params}
+    for ph in ep.placeholders:
+        if ph not in names:
+            raise ctx.error(f"placeholder {{{ph}}} is not a parameter", "path")
+    return Procedure(
+        name=name,
+        group=group,
+        file=ctx.file,
+        description=str(data["description"]).strip(),
+        method=ep.method,
+        path=ep.path,
+        parameters=tuple(params),
+        body=ep.body,
+        result=str(data.get("result", "data")),
+        costs_money=bool(data.get("costs_money", False)),
+        destructive=bool(data.get("destructive", False)),
+        price=data.get("price"),
+    )
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path.name}: not valid YAML: {exc}") from exc
+
+
+def _exclusions(path: Path) -> list[Exclusion]:
+    ctx = _Ctx(path.name)
+    data = _read_yaml(path) or []
+    _expect(data, list, ctx, "")
+    out = []
+    for i, item in enumerate(data):
+        key = f"[{i}]"
+        _expect(item, dict, ctx, key)
+        _known_keys(item, {"method", "path", "reason"}, ctx, key)
+        for req in ("method", "path", "reason"):
+            if not item.get(req):
+                raise ctx.error(f"missing '{req}'", key)
+        out.append(Exclusion(str(item["method"]).upper(), item["path"], item["reason"], path.name))
+    return out
+
+
+def schema_dir() -> Path:
+    """Where the catalog lives: csql/schema in an installed wheel, schema/ in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "schema", here.parent / "schema"):
+        if any(candidate.glob("*.yaml")):
+            return candidate
+    raise CatalogError(f"no catalog found in {here / 'schema'} or {here.parent / 'schema'}")
+
+
+def load_catalog(directory: str | Path | None = None) -> Catalog:
+    """Read and validate every schema file; raises CatalogError on the first problem found."""
+    root = Path(directory) if directory is not None else schema_dir()
+    files = sorted(root.glob("*.yaml"))
+    if not files:
+        raise CatalogError(f"{root}: no catalog files (*.yaml) found")
+    tables: list[Table] = []
+    procedures: list[Procedure] = []
+    exclusions: list[Exclusion] = []
+    for path in files:
+        if path.name.startswith("_exclusions"):
+            exclusions.extend(_exclusions(path))
+            continue
+        ctx = _Ctx(path.name)
+        data = _read_yaml(path)
+        _expect(data, dict, ctx, "")
+        _known_keys(data, {"group", "tables", "procedures"}, ctx, "")
+        group = str(data.get("group") or path.stem)
+        for name, t in (_expect(data.get("tables") or {}, dict, ctx, "tables")).items():
+            tables.append(_table(str(name), t, group, ctx))
+        for name, p in (_expect(data.get("procedures") or {}, dict, ctx, "procedures")).items():
+            procedures.append(_procedure(str(name), p, group, ctx))
+    return _assemble(tables, procedures, exclusions)
+
+
+def _assemble(tables: list[Table], procedures: list[Procedure], exclusions: list[Exclusion]):
+    names: dict[str, Table] = {}
+    for t in tables:
+        for n in (t.name, *t.aliases):
+            other = names.get(n.lower())
+            if other is not None:
+                raise CatalogError(
+                    f"{t.file}: table {t.name}: name or alias {n!r} is already used by "
+                    f"table {other.name} ({other.file})"
+                )
+            names[n.lower()] = t
+    procs: dict[str, Procedure] = {}
+    for p in procedures:
+        if p.name.lower() in procs:
+            raise CatalogError(f"{p.file}: procedure {p.name}: defined twice")
+        procs[p.name.lower()] = p
+    for t in tables:
+        for c in t.columns:
+            if c.fanout:
+                tname, _, cname = c.fanout.partition(".")
+                parent = names.get(tname.lower())
+                if parent is None or parent.column(cname) is None:
+                    raise CatalogError(
+                        f"{t.file}: table {t.name}: columns.{c.name}.fanout: "
+                        f"{c.fanout!r} is not a table.column of the catalog"
+                    )
+    for p in procedures:
+        if p.price and p.price.lower() not in procs:
+            raise CatalogError(f"{p.file}: procedure {p.name}: price: no procedure {p.price!r}")
+    return Catalog(
+        tables=tuple(tables),
+        procedures=tuple(procedures),
+        exclusions=tuple(exclusions),
+        _names=MappingProxyType(names),
+        _procs=MappingProxyType(procs),
+    )
+
+
+@cache
+def default_catalog() -> Catalog:
+    """The catalog shipped with csql, loaded once per process."""
+    return load_catalog()

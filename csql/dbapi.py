@@ -1,0 +1,333 @@
+"""PEP 249 (DB-API 2.0): connect(), Connection and Cursor.
+
+The cursor is thin: it hands SQL to the engine and serves the resulting Arrow table through
+fetchone/fetchmany/fetchall, `description`, `fetch_arrow_table()` and `fetchdf()`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from csql.catalog import Catalog, default_catalog
+from csql.engine import Result, Session
+from csql.errors import InterfaceError, NotSupportedError, ProgrammingError
+
+apilevel = "2.0"
+threadsafety = 1  # threads may share the module, not connections
+paramstyle = "named"
+
+DEFAULT_BASE_URL = "https://rest.clicksend.com/v3"
+
+
+class _TypeObject:
+    """A PEP 249 type object: compares equal to every type code of its family."""
+
+    def __init__(self, name: str, *codes: str) -> None:
+        self.name = name
+        self.codes = frozenset(codes)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _TypeObject):
+            return self.codes == other.codes
+        return isinstance(other, str) and other.upper() in self.codes
+
+    def __hash__(self) -> int:
+        return hash(self.codes)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+STRING = _TypeObject("STRING", "VARCHAR", "STRING", "JSON", "UUID")
+BINARY = _TypeObject("BINARY", "BLOB", "BINARY")
+NUMBER = _TypeObject(
+    "NUMBER", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+    "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN",
+)  # fmt: skip
+DATETIME = _TypeObject("DATETIME", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "INTERVAL")
+ROWID = _TypeObject("ROWID", "ROWID")
+
+Date = _dt.date
+Time = _dt.time
+Timestamp = _dt.datetime
+Binary = bytes
+
+
+def DateFromTicks(ticks: float) -> _dt.date:  # noqa: N802 - PEP 249 name
+    return _dt.date.fromtimestamp(ticks)
+
+
+def TimeFromTicks(ticks: float) -> _dt.time:  # noqa: N802
+    return _dt.datetime.fromtimestamp(ticks).time()
+
+
+def TimestampFromTicks(ticks: float) -> _dt.datetime:  # noqa: N802
+    return _dt.datetime.fromtimestamp(ticks)
+
+
+def _type_code(t: pa.DataType) -> str:
+    """The DuckDB-style name of an Arrow type, used as the description's type_code."""
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_int8(t):
+        return "TINYINT"
+    if pa.types.is_int16(t):
+        return "SMALLINT"
+    if pa.types.is_int32(t):
+        return "INTEGER"
+    if pa.types.is_integer(t):
+        return "BIGINT"
+    if pa.types.is_floating(t):
+        return "DOUBLE"
+    if pa.types.is_decimal(t):
+        return "DECIMAL"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMP WITH TIME ZONE" if t.tz else "TIMESTAMP"
+    if pa.types.is_date(t):
+        return "DATE"
+    if pa.types.is_time(t):
+        return "TIME"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "BLOB"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "VARCHAR"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return "LIST"
+    if pa.types.is_struct(t):
+        return "STRUCT"
+    return str(t).upper()
+
+
+def _description(schema: pa.Schema) -> list[tuple]:
+    out = []
+    for f in schema:
+        precision = scale = None
+        if pa.types.is_decimal(f.type):
+            precision, scale = f.type.precision, f.type.scale
+        out.append((f.name, _type_code(f.type), None, None, precision, scale, f.nullable))
+    return out
+
+
+class Connection:
+    """A csql connection: credentials, options and a DuckDB session. Not shared across threads."""
+
+    def __init__(
+        self,
+        username: str | None,
+        api_key: str | None,
+        base_url: str,
+        catalog: Catalog,
+        options: Mapping[str, Any],
+    ) -> None:
+        self.username = username
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.catalog = catalog
+        self.options = dict(options)
+        self._session: Session | None = Session(catalog)
+
+    def __repr__(self) -> str:  # never shows the API key
+        state = "closed" if self._session is None else "open"
+        return f"<csql.Connection {state} user={self.username!r} base_url={self.base_url!r}>"
+
+    @property
+    def closed(self) -> bool:
+        return self._session is None
+
+    def _live(self) -> Session:
+        if self._session is None:
+            raise InterfaceError("the connection is closed; open a new one with csql.connect()")
+        return self._session
+
+    def cursor(self) -> Cursor:
+        self._live()
+        return Cursor(self)
+
+    def execute(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Cursor:
+        """Shortcut (as in sqlite3/duckdb): a new cursor with `sql` executed."""
+        return self.cursor().execute(sql, parameters)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        """A no-op: every ClickSend write is applied when its request succeeds."""
+        self._live()
+
+    def rollback(self) -> None:
+        self._live()
+        raise NotSupportedError(
+            "ClickSend has no transactions: writes are applied as they are sent, "
+            "so there is nothing to roll back"
+        )
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Cursor:
+    """A PEP 249 cursor over the results of one statement at a time."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.arraysize = 1
+        self._result: pa.Table | None = None
+        self._rows: list[tuple] | None = None
+        self._pos = 0
+        self._rowcount = -1
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<csql.Cursor {'closed' if self._closed else 'open'}>"
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _check(self) -> Session:
+        if self._closed:
+            raise InterfaceError("the cursor is closed; get a new one with connection.cursor()")
+        return self.connection._live()
+
+    def _need_result(self) -> pa.Table:
+        self._check()
+        if self._result is None:
+            raise ProgrammingError("no result set: execute a query first")
+        return self._result
+
+    @property
+    def description(self) -> list[tuple] | None:
+        if self._result is None:
+            return None
+        return _description(self._result.schema)
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    # -- execution --------------------------------------------------------------------------
+
+    def execute(self, operation: str, parameters: Mapping[str, Any] | None = None) -> Cursor:
+        session = self._check()
+        if parameters is not None and not isinstance(parameters, Mapping):
+            raise ProgrammingError(
+                "parameters must be a mapping for :name placeholders (paramstyle 'named')"
+            )
+        self._set(session.execute(operation, parameters))
+        return self
+
+    def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Cursor:
+        total = 0
+        counted = False
+        for params in seq_of_parameters:
+            self.execute(operation, params)
+            if self._rowcount >= 0:
+                total += self._rowcount
+                counted = True
+        self._rowcount = total if counted else -1
+        return self
+
+    def _set(self, result: Result) -> None:
+        self._result = result.table
+        self._rows = None
+        self._pos = 0
+        if result.table is not None and result.rowcount < 0:
+            self._rowcount = result.table.num_rows
+        else:
+            self._rowcount = result.rowcount
+
+    # -- fetching ---------------------------------------------------------------------------
+
+    def _materialized(self) -> list[tuple]:
+        table = self._need_result()
+        if self._rows is None:
+            columns = [col.to_pylist() for col in table.columns]
+            self._rows = list(zip(*columns, strict=True)) if columns else []
+        return self._rows
+
+    def fetchone(self) -> tuple | None:
+        rows = self._materialized()
+        if self._pos >= len(rows):
+            return None
+        self._pos += 1
+        return rows[self._pos - 1]
+
+    def fetchmany(self, size: int | None = None) -> list[tuple]:
+        rows = self._materialized()
+        n = self.arraysize if size is None else size
+        out = rows[self._pos : self._pos + n]
+        self._pos += len(out)
+        return out
+
+    def fetchall(self) -> list[tuple]:
+        rows = self._materialized()
+        out = rows[self._pos :]
+        self._pos = len(rows)
+        return out
+
+    def fetch_arrow_table(self) -> pa.Table:
+        """The rest of the result as an Arrow table (all of it if nothing was fetched yet)."""
+        table = self._need_result()
+        rest = table.slice(self._pos)
+        self._pos = table.num_rows
+        return rest
+
+    def fetchdf(self):
+        """The rest of the result as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas  # noqa: F401
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise NotSupportedError("fetchdf() needs pandas: pip install pandas") from e
+        return self.fetch_arrow_table().to_pandas()
+
+    def __iter__(self) -> Iterator[tuple]:
+        while (row := self.fetchone()) is not None:
+            yield row
+
+    # -- no-ops required by PEP 249 -----------------------------------------------------------
+
+    def setinputsizes(self, sizes: Any) -> None:
+        self._check()
+
+    def setoutputsize(self, size: int, column: int | None = None) -> None:
+        self._check()
+
+    def close(self) -> None:
+        self._closed = True
+        self._result = None
+        self._rows = None
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(
+    username: str | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    *,
+    catalog: Catalog | None = None,
+    **options: Any,
+) -> Connection:
+    """Open a connection to ClickSend.
+
+    Missing arguments come from CLICKSEND_USERNAME, CLICKSEND_API_KEY and CLICKSEND_BASE_URL
+    (default https://rest.clicksend.com/v3). Nothing is sent until a statement needs it, so
+    metadata queries work without credentials.
+    """
+    username = username if username is not None else os.environ.get("CLICKSEND_USERNAME")
+    api_key = api_key if api_key is not None else os.environ.get("CLICKSEND_API_KEY")
+    base_url = base_url or os.environ.get("CLICKSEND_BASE_URL") or DEFAULT_BASE_URL
+    return Connection(username, api_key, base_url, catalog or default_catalog(), options)
+
