@@ -1,9 +1,9 @@
 """csql: SQL over ClickSend.
 
-    import csql
-    conn = csql.connect()            # CLICKSEND_USERNAME / CLICKSEND_API_KEY / CLICKSEND_BASE_URL
-    cur = conn.cursor()
-    cur.execute("SELECT table_name, operations FROM sys_tables")
+import csql
+conn = csql.connect()            # CLICKSEND_USERNAME / CLICKSEND_API_KEY / CLICKSEND_BASE_URL
+cur = conn.cursor()
+cur.execute("SELECT table_name, operations FROM sys_tables")
 """
 
 from csql.dbapi import (

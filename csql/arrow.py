@@ -80,11 +80,13 @@ def _numeric(values: Sequence[Any], target: pa.DataType) -> pa.Array:
     if pa.types.is_string(raw.type) and pa.types.is_integer(target):
         # "29.00" is a whole number written as a decimal: accept it, reject "29.5"
         as_dec = pc.cast(raw, pa.float64())
-        if not pc.all(pc.equal(pc.floor(as_dec), as_dec)).as_py() in (True, None):
+        if pc.all(pc.equal(pc.floor(as_dec), as_dec)).as_py() not in (True, None):
             raise pa.ArrowInvalid("not a whole number")
         return pc.cast(as_dec, target)
     if pa.types.is_floating(raw.type) and pa.types.is_decimal(target):
         return pc.cast(pc.round(raw, 6), target, safe=False)
+    if pa.types.is_integer(raw.type) and pa.types.is_decimal(target):
+        return pc.cast(pc.cast(raw, pa.decimal128(38, 6)), target)
     return pc.cast(raw, target)
 
 
@@ -98,12 +100,12 @@ def _boolean(values: Sequence[Any]) -> pa.Array:
     if pa.types.is_boolean(raw.type):
         return raw
     if pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type):
-        if not pc.all(pc.is_in(raw, pa.array([0, 1], raw.type))).as_py() in (True, None):
+        if pc.all(pc.is_in(raw, pa.array([0, 1], raw.type))).as_py() not in (True, None):
             raise pa.ArrowInvalid("flags are 0 or 1")
         return pc.not_equal(raw, pa.scalar(0, raw.type))
     text = pc.utf8_lower(pc.utf8_trim_whitespace(raw))
     known = pc.is_in(text, pa.array(sorted(_TRUE | _FALSE)))
-    if not pc.all(pc.or_kleene(known, pc.is_null(text))).as_py() in (True, None):
+    if pc.all(pc.or_kleene(known, pc.is_null(text))).as_py() not in (True, None):
         raise pa.ArrowInvalid("not a flag")
     return pc.if_else(pc.equal(text, ""), None, pc.is_in(text, pa.array(sorted(_TRUE))))
 
@@ -161,6 +163,26 @@ def records_to_arrow(
                 f"{col.type} ({e}); the catalog's type for this column may need fixing"
             ) from None
     return pa.Table.from_arrays(arrays, schema=schema_for(table))
+
+
+def extract_records(body: Any, path: str) -> tuple[list[Any], Any]:
+    """The records at a dotted path of a response body ('' is the body itself), and their parent.
+
+    An object there is one record; a missing path is no records. The parent is the object
+    that holds the records: page metadata (total, last_page) sits beside them.
+    """
+    parent, node = None, body
+    for part in [p for p in path.split(".") if p]:
+        if not isinstance(node, Mapping):
+            return [], parent
+        parent, node = node, node.get(part)
+    if node is None:
+        return [], parent
+    if isinstance(node, Mapping):
+        return [node], parent
+    if isinstance(node, list):
+        return node, parent
+    return [node], parent
 
 
 def scalar_records(values: Sequence[Any], table: Table) -> list[dict[str, Any]]:

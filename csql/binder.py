@@ -64,7 +64,9 @@ def _literal(value: Any) -> exp.Expression:
     if isinstance(value, int | float | decimal.Decimal):
         return exp.Literal.number(value)
     if isinstance(value, dt.datetime):
-        return exp.cast(exp.Literal.string(value.isoformat()), "TIMESTAMPTZ" if value.tzinfo else "TIMESTAMP")
+        return exp.cast(
+            exp.Literal.string(value.isoformat()), "TIMESTAMPTZ" if value.tzinfo else "TIMESTAMP"
+        )
     if isinstance(value, dt.date):
         return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
     if isinstance(value, list | tuple):
@@ -156,4 +158,6 @@ def bind(tree: exp.Expression, catalog: Catalog) -> Bound:
             ref.set("alias", exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
         ref.set("this", exp.to_identifier(table.name))
         found.setdefault(table.name, table)
-    return Bound(tree=tree, tables=tuple(found.values()), sys_tables=tuple(dict.fromkeys(sys_found)))
+    return Bound(
+        tree=tree, tables=tuple(found.values()), sys_tables=tuple(dict.fromkeys(sys_found))
+    )

@@ -48,6 +48,7 @@ class Endpoint:
     paging: str = "none"
     records: str = "data"
     body: str = "object"
+    costs_money: bool = False
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -166,7 +167,13 @@ class Procedure:
 
     @property
     def endpoint(self) -> Endpoint:
-        return Endpoint(method=self.method, path=self.path, body=self.body, records=self.result)
+        return Endpoint(
+            method=self.method,
+            path=self.path,
+            body=self.body,
+            records=self.result,
+            costs_money=self.costs_money,
+        )
 
     def parameter(self, name: str) -> Parameter | None:
         lname = name.lower()
@@ -201,8 +208,9 @@ class Catalog:
         return self._procs.get(name.lower())
 
     def suggest_table(self, name: str) -> list[str]:
-        """Close matches among table names and aliases, for 'did you mean' messages."""
-        return _close(name, [t.name for t in self.tables] + [a for t in self.tables for a in t.aliases])
+        """Tables whose name or an alias is close to `name`, for 'did you mean' messages."""
+        spellings = [t.name for t in self.tables] + [a for t in self.tables for a in t.aliases]
+        return list(dict.fromkeys(self._names[m.lower()].name for m in _close(name, spellings)))
 
     def suggest_procedure(self, name: str) -> list[str]:
         return _close(name, [p.name for p in self.procedures])
@@ -276,7 +284,7 @@ def _known_keys(data: Mapping[str, Any], allowed: set[str], ctx: _Ctx, key: str)
         raise ctx.error(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}", key)
 
 
-_ENDPOINT_KEYS = {"method", "path", "paging", "records", "body"}
+_ENDPOINT_KEYS = {"method", "path", "paging", "records", "body", "costs_money"}
 
 
 def _endpoint(data: Any, ctx: _Ctx, key: str, kind: str) -> Endpoint:
@@ -301,7 +309,10 @@ def _endpoint(data: Any, ctx: _Ctx, key: str, kind: str) -> Endpoint:
     body = data.get("body", "object")
     if body not in BODY_STYLES:
         raise ctx.error(f"body {body!r} is not one of {BODY_STYLES}", f"{key}.body")
-    return Endpoint(method=method, path=path, paging=paging, records=records, body=body)
+    costs = _expect(data.get("costs_money", False), bool, ctx, f"{key}.costs_money")
+    return Endpoint(
+        method=method, path=path, paging=paging, records=records, body=body, costs_money=costs
+    )
 
 
 _COLUMN_KEYS = {
@@ -330,8 +341,8 @@ def _column(name: str, data: Any, ctx: _Ctx) -> Column:
     source = data.get("source", "response")
     if source not in ("response", "path"):
         raise ctx.error(f"source {source!r} is not 'response' or 'path'", f"{key}.source")
-    if source == "path" and not data.get("path_key"):
-        raise ctx.error("source: path needs path_key: true", f"{key}.source")
+    if source == "path" and not (data.get("path_key") or data.get("filter_param")):
+        raise ctx.error("source: path needs path_key: true or a filter_param", f"{key}.source")
     if data.get("fanout") and not data.get("path_key"):
         raise ctx.error("fanout needs path_key: true", f"{key}.fanout")
     read_only = data.get("read_only", False)
@@ -460,8 +471,8 @@ def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
         if p.get("type") not in TYPES:
             raise ctx.error(f"type {p.get('type')!r} is not one of {TYPES}", f"{key}.type")
         where = p.get("in", "path" if pname in ep.placeholders else "body")
-        if where not in ("path", "query", "body"):
-            raise ctx.error(f"in {where!r} is not path/query/body", f"{key}.in")
+        if where not in ("path", "query", "body", "root"):
+            raise ctx.error(f"in {where!r} is not path/query/body/root", f"{key}.in")
         params.append(
             Parameter(
                 name=str(pname),
@@ -494,7 +505,7 @@ def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path.name}: not valid YAML: {exc}") from exc
 
@@ -552,14 +563,14 @@ def load_catalog(directory: str | Path | None = None) -> Catalog:
 def _assemble(tables: list[Table], procedures: list[Procedure], exclusions: list[Exclusion]):
     names: dict[str, Table] = {}
     for t in tables:
-        for n in (t.name, *t.aliases):
-            other = names.get(n.lower())
+        for n in dict.fromkeys(x.lower() for x in (t.name, *t.aliases)):
+            other = names.get(n)
             if other is not None:
                 raise CatalogError(
                     f"{t.file}: table {t.name}: name or alias {n!r} is already used by "
                     f"table {other.name} ({other.file})"
                 )
-            names[n.lower()] = t
+            names[n] = t
     procs: dict[str, Procedure] = {}
     for p in procedures:
         if p.name.lower() in procs:

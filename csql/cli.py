@@ -1,9 +1,9 @@
 """The `csql` command: run SQL from -c, -f or standard input, an interactive shell, or the sandbox.
 
-    csql --sandbox                    shell against a built-in local ClickSend with demo data
-    csql -c "SELECT * FROM sys_tables" --format csv
-    csql -f report.sql
-    csql sandbox --port 8080          serve the local ClickSend until stopped
+csql --sandbox                    shell against a built-in local ClickSend with demo data
+csql -c "SELECT * FROM sys_tables" --format csv
+csql -f report.sql
+csql sandbox --port 8080          serve the local ClickSend until stopped
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--command", help="run one SQL statement and print its result")
     p.add_argument("-f", "--file", help="run the statements of a file (separated by ';')")
     p.add_argument("--format", choices=output.FORMATS, default="table", help="output format")
-    p.add_argument("--sandbox", action="store_true", help="use a built-in local ClickSend with demo data")
+    p.add_argument(
+        "--sandbox", action="store_true", help="use a built-in local ClickSend with demo data"
+    )
     p.add_argument("--username", help="ClickSend username (default $CLICKSEND_USERNAME)")
     p.add_argument("--api-key", help="ClickSend API key (default $CLICKSEND_API_KEY)")
     p.add_argument("--base-url", help="API base URL (default $CLICKSEND_BASE_URL or ClickSend's)")

@@ -49,7 +49,9 @@ NUMBER = _TypeObject(
     "NUMBER", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
     "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN",
 )  # fmt: skip
-DATETIME = _TypeObject("DATETIME", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "INTERVAL")
+DATETIME = _TypeObject(
+    "DATETIME", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "INTERVAL"
+)
 ROWID = _TypeObject("ROWID", "ROWID")
 
 Date = _dt.date
@@ -58,15 +60,15 @@ Timestamp = _dt.datetime
 Binary = bytes
 
 
-def DateFromTicks(ticks: float) -> _dt.date:  # noqa: N802 - PEP 249 name
+def DateFromTicks(ticks: float) -> _dt.date:
     return _dt.date.fromtimestamp(ticks)
 
 
-def TimeFromTicks(ticks: float) -> _dt.time:  # noqa: N802
+def TimeFromTicks(ticks: float) -> _dt.time:
     return _dt.datetime.fromtimestamp(ticks).time()
 
 
-def TimestampFromTicks(ticks: float) -> _dt.datetime:  # noqa: N802
+def TimestampFromTicks(ticks: float) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(ticks)
 
 
@@ -330,4 +332,3 @@ def connect(
     api_key = api_key if api_key is not None else os.environ.get("CLICKSEND_API_KEY")
     base_url = base_url or os.environ.get("CLICKSEND_BASE_URL") or DEFAULT_BASE_URL
     return Connection(username, api_key, base_url, catalog or default_catalog(), options)
-

@@ -71,7 +71,7 @@ class Session:
 
     def _duck(self, sql: str) -> pa.Table:
         try:
-            return self.duck.execute(sql).fetch_arrow_table()
+            return self.duck.sql(sql).to_arrow_table()
         except duckdb.ParserException as e:
             raise ProgrammingError(f"SQL syntax error: {e}") from None
         except (duckdb.BinderException, duckdb.CatalogException) as e:

@@ -7,7 +7,7 @@ catch any DB-API driver's errors. Messages say what went wrong and what to do ne
 from __future__ import annotations
 
 
-class Warning(Exception):  # noqa: A001 - the name is fixed by PEP 249
+class Warning(Exception):
     """Important warnings, e.g. data truncation."""
 
 

@@ -119,17 +119,19 @@ def sys_procedures(catalog: Catalog) -> pa.Table:
             "parameters": pa.array(
                 [
                     [
-                        {"name": a.name, "type": SQL_TYPES[a.type], "required": a.required,
-                         "location": a.location}
+                        {
+                            "name": a.name,
+                            "type": SQL_TYPES[a.type],
+                            "required": a.required,
+                            "location": a.location,
+                        }
                         for a in p.parameters
                     ]
                     for p in ps
                 ],
                 pa.list_(param_type),
-            ),  # fmt: skip
-            "signature": [
-                f"{p.name}({', '.join(':' + a.name for a in p.parameters)})" for p in ps
-            ],
+            ),
+            "signature": [f"{p.name}({', '.join(':' + a.name for a in p.parameters)})" for p in ps],
             "method": [p.method for p in ps],
             "endpoint": [p.path for p in ps],
             "costs_money": [p.costs_money for p in ps],
@@ -178,4 +180,3 @@ def show_tables(catalog: Catalog) -> pa.Table:
     kinds = ["clicksend"] * len(catalog.tables) + ["metadata"] * len(SYS_TABLES)
     ops = [", ".join(t.operations) for t in catalog.tables] + ["SELECT"] * len(SYS_TABLES)
     return pa.table({"name": names, "kind": kinds, "operations": ops})
-

@@ -50,7 +50,11 @@ def render(table: pa.Table, fmt: str = "table") -> str:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     sep = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    out = [sep, "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |", sep]
+    out = [
+        sep,
+        "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
+        sep,
+    ]
     for r in rows:
         out.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
     out.append(sep)

@@ -1,0 +1,344 @@
+"""The ClickSend HTTP client: auth, concurrency cap, request budget, retries, error mapping.
+
+The only module that does network I/O, and it knows nothing about SQL: callers ask for
+`request(method, path, params, body)` and get parsed JSON back. It runs on its own asyncio
+loop in a background thread, so it works the same from a script, a thread, or inside
+Jupyter's already-running loop, and many pages can be in flight at once.
+
+Retry rules (the safety contract of writes):
+- 429: wait for Retry-After (or back off) and retry, for every method: ClickSend refused the
+  request before processing it.
+- 5xx, timeouts and connection errors: retried with jittered exponential backoff for GET, PUT
+  and DELETE (idempotent); never for POST, whose effect may already have happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+
+from csql.errors import (
+    DatabaseError,
+    IntegrityError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+)
+
+T = TypeVar("T")
+
+DEFAULTS: dict[str, Any] = {
+    "concurrency": 8,  # requests in flight at once
+    "requests_per_second": 20.0,  # client-side budget; ClickSend throttles above this
+    "max_retries": 4,  # for 429 / 5xx / connection errors (see the module docstring)
+    "timeout": 30.0,  # seconds, per request
+    "connect_timeout": 10.0,
+    "backoff": 0.5,  # first backoff step, seconds; doubles each retry, with jitter
+    "max_retry_after": 60.0,  # never sleep longer than this for one Retry-After
+}
+
+
+@dataclass
+class Stats:
+    """What the client did: read by the shell's status line and by tests."""
+
+    requests: int = 0
+    retries: int = 0
+    bytes: int = 0
+    by_method: dict[str, int] = field(default_factory=dict)
+
+    def add(self, method: str, size: int) -> None:
+        self.requests += 1
+        self.bytes += size
+        self.by_method[method] = self.by_method.get(method, 0) + 1
+
+
+class APIError(DatabaseError):
+    """A ClickSend error response; `status` and `response_code` as ClickSend gave them."""
+
+    def __init__(self, message: str, status: int, response_code: str | None, body: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.response_code = response_code
+        self.body = body
+
+
+class NotFound(APIError, ProgrammingError):
+    """404: the id or path does not exist."""
+
+
+class Rejected(APIError, IntegrityError):
+    """400/422 on a write: ClickSend refused the data."""
+
+
+class BadRequest(APIError, ProgrammingError):
+    """400 on a read: a parameter ClickSend does not accept."""
+
+
+class AuthError(APIError, OperationalError):
+    """401/403."""
+
+
+class ServiceError(APIError, OperationalError):
+    """429 or 5xx after the retries ran out."""
+
+
+class MethodNotAllowed(APIError, NotSupportedError):
+    """405."""
+
+
+class RateLimiter:
+    """A token bucket: at most `rate` request starts per second, bursts of up to `rate`."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.tokens = float(rate or 0)
+        self.updated = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if not self.rate:
+            return
+        async with self.lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+
+    def pause(self, seconds: float) -> None:
+        """After a 429: no new request for `seconds` (the bucket goes negative)."""
+        if self.rate:
+            self.tokens = min(self.tokens, 0) - seconds * self.rate
+
+
+def _redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def describe_request(method: str, path: str, params: Mapping[str, Any] | None) -> str:
+    """`GET /sms/history?page=2&limit=100`, for error messages and EXPLAIN (no credentials)."""
+    query = "&".join(f"{k}={v}" for k, v in (params or {}).items())
+    return f"{method} {path}{'?' + query if query else ''}"
+
+
+class Client:
+    """An async ClickSend client bound to one account; use `Runner` to call it from sync code."""
+
+    def __init__(
+        self,
+        username: str | None,
+        api_key: str | None,
+        base_url: str,
+        **options: Any,
+    ) -> None:
+        unknown = set(options) - set(DEFAULTS)
+        if unknown:
+            raise ProgrammingError(
+                f"unknown connection option(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}"
+            )
+        self.options = {**DEFAULTS, **options}
+        self.username = username
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.stats = Stats()
+        self._http: httpx.AsyncClient | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._limiter: RateLimiter | None = None
+
+    def __repr__(self) -> str:
+        return f"<csql.Client user={self.username!r} base_url={self.base_url!r}>"
+
+    def _ensure(self) -> httpx.AsyncClient:
+        if self._http is None:
+            if not self.username or not self._api_key:
+                raise OperationalError(
+                    "no ClickSend credentials: set CLICKSEND_USERNAME and CLICKSEND_API_KEY "
+                    "(or pass username= and api_key= to csql.connect); `csql --sandbox` needs none"
+                )
+            n = int(self.options["concurrency"])
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                auth=httpx.BasicAuth(self.username, self._api_key),
+                headers={"Accept": "application/json", "User-Agent": "csql/0.1"},
+                timeout=httpx.Timeout(
+                    self.options["timeout"], connect=self.options["connect_timeout"]
+                ),
+                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+            )
+            self._sem = asyncio.Semaphore(n)
+            self._limiter = RateLimiter(self.options["requests_per_second"])
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """Send one request; the parsed JSON body on 2xx, an APIError subclass otherwise."""
+        http = self._ensure()
+        assert self._sem is not None and self._limiter is not None
+        method = method.upper()
+        what = describe_request(method, path, params)
+        content = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        attempt = 0
+        while True:
+            await self._limiter.acquire()
+            try:
+                async with self._sem:
+                    resp = await http.request(
+                        method, path, params=dict(params or {}), content=content, headers=headers
+                    )
+            except (httpx.TransportError, httpx.TimeoutException) as e:
+                # POST: the server may have acted already, so never resend
+                if method != "POST" and attempt < self.options["max_retries"]:
+                    attempt += 1
+                    self.stats.retries += 1
+                    await asyncio.sleep(self._backoff(attempt))
+                    continue
+                self.stats.add(method, 0)
+                hint = (
+                    ""
+                    if method != "POST"
+                    else " (not retried: a POST may already have taken effect)"
+                )
+                raise OperationalError(
+                    _redact(
+                        f"{what}: could not reach ClickSend at {self.base_url}: "
+                        f"{type(e).__name__}: {e}{hint}",
+                        self._api_key,
+                    )
+                ) from None
+            self.stats.add(method, len(resp.content))
+            if resp.status_code == 429 and attempt < self.options["max_retries"]:
+                attempt += 1
+                self.stats.retries += 1
+                wait = self._retry_after(resp, attempt)
+                self._limiter.pause(wait)
+                await asyncio.sleep(wait)
+                continue
+            if (
+                resp.status_code >= 500
+                and method != "POST"
+                and attempt < self.options["max_retries"]
+            ):
+                attempt += 1
+                self.stats.retries += 1
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            return self._result(resp, method, what)
+
+    def _backoff(self, attempt: int) -> float:
+        base = self.options["backoff"] * 2 ** (attempt - 1)
+        return base * (0.5 + random.random())
+
+    def _retry_after(self, resp: httpx.Response, attempt: int) -> float:
+        value = resp.headers.get("Retry-After")
+        try:
+            wait = float(value) if value is not None else self._backoff(attempt)
+        except ValueError:
+            wait = self._backoff(attempt)
+        return max(0.0, min(wait, self.options["max_retry_after"]))
+
+    def _result(self, resp: httpx.Response, method: str, what: str) -> Any:
+        try:
+            body = orjson.loads(resp.content) if resp.content else None
+        except orjson.JSONDecodeError:
+            body = None
+            if resp.is_success:
+                raise OperationalError(
+                    f"{what}: ClickSend answered {resp.status_code} with a body that is not JSON "
+                    f"({resp.content[:80]!r}...)"
+                ) from None
+        if resp.is_success:
+            return body
+        code = body.get("response_code") if isinstance(body, dict) else None
+        msg = body.get("response_msg") if isinstance(body, dict) else None
+        msg = msg or (resp.text[:200] if resp.text else resp.reason_phrase)
+        status = resp.status_code
+        text = f"{what}: ClickSend answered {status} {code or ''}: {msg}".replace("  ", " ")
+        text = _redact(text, self._api_key)
+        if status == 401:
+            cls, text = (
+                AuthError,
+                (
+                    f"{text}. Check CLICKSEND_USERNAME and CLICKSEND_API_KEY (or the username= and "
+                    "api_key= given to csql.connect): ClickSend did not accept them"
+                ),
+            )
+        elif status == 403:
+            cls, text = AuthError, f"{text}. This account is not allowed to do that"
+        elif status == 404:
+            cls = NotFound
+        elif status == 405:
+            cls = MethodNotAllowed
+        elif status == 429:
+            cls, text = (
+                ServiceError,
+                f"{text}. Rate limited even after retries: lower requests_per_second",
+            )
+        elif status >= 500:
+            cls = ServiceError
+        elif method == "GET":
+            cls = BadRequest
+        else:
+            cls = Rejected
+        raise cls(text, status, code, body)
+
+
+class Runner:
+    """Runs coroutines on a private event loop in a daemon thread.
+
+    Sync callers (the DB-API) block on `run()`; the loop keeps the HTTP connections alive
+    between statements. A private loop also means csql never collides with a loop that is
+    already running in the caller's thread (Jupyter).
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="csql-io", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Awaitable[T], timeout: float | None = None) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        try:
+            return future.result(timeout)
+        except BaseException:
+            future.cancel()
+            raise
+
+    def submit(self, coro: Awaitable[T]):
+        """Start a coroutine and return its concurrent.futures.Future."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+
+    def call(self, fn: Callable[[], T]) -> T:
+        async def wrap() -> T:
+            return fn()
+
+        return self.run(wrap())
+
+    def close(self) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
+        if not self.loop.is_running():
+            self.loop.close()
