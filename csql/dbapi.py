@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from csql.catalog import Catalog, default_catalog
+from csql.client import Client
 from csql.engine import Result, Session
 from csql.errors import InterfaceError, NotSupportedError, ProgrammingError
 
@@ -131,7 +132,8 @@ class Connection:
         self.base_url = base_url.rstrip("/")
         self.catalog = catalog
         self.options = dict(options)
-        self._session: Session | None = Session(catalog)
+        self._client = Client(username, api_key, self.base_url, **options)
+        self._session: Session | None = Session(catalog, self._client)
 
     def __repr__(self) -> str:  # never shows the API key
         state = "closed" if self._session is None else "open"

@@ -7,6 +7,7 @@ and gets back an Arrow table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +18,16 @@ from sqlglot import exp
 
 from csql import binder, metadata
 from csql.catalog import Catalog
+from csql.client import Client, Runner
 from csql.errors import (
     DataError,
     NotSupportedError,
     OperationalError,
     ProgrammingError,
 )
+from csql.executor import Executor, StreamError
+from csql.explain import explain_plan
+from csql.planner import plan_query
 
 
 @dataclass
@@ -33,49 +38,79 @@ class Result:
     rowcount: int = -1
 
 
-class Session:
-    """One DuckDB connection plus the catalog; executes one statement at a time."""
+def _readable(message: str) -> str:
+    """DuckDB's message with csql's internal view names turned back into table names."""
+    return re.sub(r"__csql_scan_\d+_(\w+)", r"\1", message)
 
-    def __init__(self, catalog: Catalog) -> None:
+
+class Session:
+    """One DuckDB connection, one ClickSend client and the catalog; one statement at a time."""
+
+    def __init__(self, catalog: Catalog, client: Client) -> None:
         self.catalog = catalog
+        self.client = client
+        self.runner: Runner | None = None
         self.duck = duckdb.connect(":memory:")
+        self.duck.execute("SET TimeZone = 'UTC'")  # ClickSend's times are Unix seconds (UTC)
         for name, table in metadata.all_sys_tables(catalog).items():
             self.duck.register(name, table)
 
     def close(self) -> None:
+        if self.runner is not None:
+            self.runner.run(self.client.aclose())
+            self.runner.close()
+            self.runner = None
         self.duck.close()
+
+    def _executor(self) -> Executor:
+        if self.runner is None:
+            self.runner = Runner()
+        return Executor(self.client, self.runner, self.duck)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
         keyword = binder.leading_keyword(sql)
-        if keyword in ("CALL", "EXPLAIN"):
-            raise NotSupportedError(
-                f"{keyword} is not available yet in this version of csql; "
-                "SELECT from sys_tables, sys_columns and sys_procedures works"
-            )
+        if keyword == "EXPLAIN":
+            return self._explain(sql, params)
+        if keyword == "CALL":
+            raise NotSupportedError("CALL is not available yet in this version of csql")
         tree = binder.bind_parameters(binder.parse(sql), params)
         if isinstance(tree, exp.Show):
             return self._show(tree)
         if isinstance(tree, exp.Describe):
             return self._describe(tree)
         bound = binder.bind(tree, self.catalog)
-        if bound.tables:
-            names = ", ".join(t.name for t in bound.tables)
-            raise NotSupportedError(
-                f"reading ClickSend tables ({names}) is not available yet in this version of csql; "
-                "the metadata tables sys_tables, sys_columns and sys_procedures answer now"
-            )
         if not isinstance(bound.tree, exp.Query):
             kind = type(bound.tree).__name__.upper()
-            raise NotSupportedError(f"{kind} statements are not supported here")
-        return Result(self._duck(bound.tree.sql(dialect=binder.DIALECT)))
+            raise NotSupportedError(f"{kind} statements are not supported yet")
+        if not bound.tables:
+            return Result(self._duck(bound.tree.sql(dialect=binder.DIALECT)))
+        plan = plan_query(bound.tree, self.catalog)
+        return Result(self._guard(lambda: self._executor().run(plan)))
+
+    def _explain(self, sql: str, params: Mapping[str, Any] | None) -> Result:
+        body = sql.lstrip()[len("EXPLAIN") :]
+        tree = binder.bind_parameters(binder.parse(body), params)
+        bound = binder.bind(tree, self.catalog)
+        if not isinstance(bound.tree, exp.Query):
+            raise NotSupportedError("EXPLAIN takes a SELECT statement")
+        if not bound.tables:
+            return Result(explain_plan(None, bound.tree.sql(dialect=binder.DIALECT)))
+        plan = plan_query(bound.tree, self.catalog)
+        return Result(explain_plan(plan, plan.sql))
 
     def _duck(self, sql: str) -> pa.Table:
+        return self._guard(lambda: self.duck.sql(sql).to_arrow_table())
+
+    def _guard(self, run):
+        """DuckDB's errors as PEP 249 errors (csql's own errors pass through)."""
         try:
-            return self.duck.sql(sql).to_arrow_table()
+            return run()
+        except StreamError as e:
+            raise e.error from None
         except duckdb.ParserException as e:
             raise ProgrammingError(f"SQL syntax error: {e}") from None
         except (duckdb.BinderException, duckdb.CatalogException) as e:
-            raise ProgrammingError(str(e)) from None
+            raise ProgrammingError(_readable(str(e))) from None
         except (duckdb.ConversionException, duckdb.OutOfRangeException) as e:
             raise DataError(str(e)) from None
         except duckdb.InvalidInputException as e:

@@ -1,0 +1,195 @@
+"""Read ClickSend endpoints page by page: the paging rules of the catalog's endpoints.
+
+Knows endpoints and paging (page/limit, cursor, none) and nothing of SQL. Pages come back as
+lists of raw JSON records, in the server's order; converting them to Arrow is arrow.py's job.
+Page 1 tells how many pages there are (`last_page`); the rest are requested concurrently,
+within the client's concurrency cap and request budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from csql.arrow import extract_records
+from csql.catalog import Endpoint
+from csql.client import Client, NotFound, Runner
+from csql.errors import OperationalError
+from csql.plan import PAGE_SIZE
+
+MAX_PAGES = 100_000  # a guard against a server that never says "last page"
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One request stream: an endpoint path with its keys filled in, and query parameters."""
+
+    endpoint: Endpoint
+    path: str
+    params: Mapping[str, str]
+    keys: Mapping[str, Any]  # the key values that produced `path` (they fill source: path columns)
+
+
+@dataclass
+class Page:
+    stream: Stream
+    records: list[Any]
+    last_page: int | None = None
+    total: int | None = None
+    next_cursor: str | None = None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _next_cursor(body: Any) -> str | None:
+    """The offset of the next page of a cursor-paged endpoint (sender registration)."""
+    meta = body.get("_metadata") if isinstance(body, dict) else None
+    pagination = meta.get("pagination") if isinstance(meta, dict) else None
+    nxt = pagination.get("next") if isinstance(pagination, dict) else None
+    if not nxt:
+        return None
+    values = parse_qs(urlparse(str(nxt)).query).get("offset")
+    return values[0] if values else None
+
+
+async def fetch_page(client: Client, stream: Stream, page: int | None, limit: int | None,
+                     cursor: str | None = None) -> Page:  # fmt: skip
+    """One page of a stream (page=None: an endpoint that does not page)."""
+    params = dict(stream.params)
+    if stream.endpoint.paging == "page" and page is not None:
+        params.update(page=str(page), limit=str(limit or PAGE_SIZE))
+    elif stream.endpoint.paging == "cursor":
+        params["page_size"] = str(limit or PAGE_SIZE)
+        if cursor:
+            params["offset"] = cursor
+    body = await client.request("GET", stream.path, params)
+    records, parent = extract_records(body, stream.endpoint.records)
+    if not isinstance(records, list):
+        raise OperationalError(
+            f"GET {stream.path}: expected a list of records, got {type(records).__name__}"
+        )
+    meta = parent if isinstance(parent, dict) else {}
+    return Page(
+        stream=stream,
+        records=records,
+        last_page=_int(meta.get("last_page")),
+        total=_int(meta.get("total")),
+        next_cursor=_next_cursor(body) if stream.endpoint.paging == "cursor" else None,
+    )
+
+
+async def fetch_get(client: Client, stream: Stream) -> Page:
+    """A get-by-key request: a missing id is no row, not an error."""
+    try:
+        body = await client.request("GET", stream.path, stream.params)
+    except NotFound:
+        return Page(stream=stream, records=[])
+    records, _ = extract_records(body, stream.endpoint.records)
+    return Page(stream=stream, records=records)
+
+
+async def fetch_total(client: Client, stream: Stream) -> int:
+    """COUNT(*) of a page-paged stream: `total` of its smallest first page."""
+    page = await fetch_page(client, stream, 1, 15)
+    if page.total is None:
+        raise OperationalError(f"GET {stream.path}: the response has no 'total' to count with")
+    return page.total
+
+
+async def fetch_stream(client: Client, stream: Stream, first: int = 1, last: int | None = None,
+                       limit: int = PAGE_SIZE) -> list[Page]:  # fmt: skip
+    """Every page of one stream (or pages first..last), concurrently after the first."""
+    if stream.endpoint.paging == "none":
+        return [await fetch_page(client, stream, None, None)]
+    if stream.endpoint.paging == "cursor":
+        pages, cursor = [], None
+        for _ in range(MAX_PAGES):
+            page = await fetch_page(client, stream, None, limit, cursor)
+            pages.append(page)
+            cursor = page.next_cursor
+            if not cursor or not page.records:
+                break
+        return pages
+    head = await fetch_page(client, stream, first, limit)
+    end = (
+        _last_page(head, first, limit)
+        if last is None
+        else min(last, _last_page(head, first, limit))
+    )
+    rest = await asyncio.gather(
+        *(fetch_page(client, stream, p, limit) for p in range(first + 1, end + 1))
+    )
+    return [head, *rest]
+
+
+def _last_page(head: Page, first: int, limit: int) -> int:
+    """The last page number, from `last_page`, else from `total`, else this page alone."""
+    if head.last_page is not None:
+        return min(head.last_page, MAX_PAGES)
+    if head.total is not None:
+        return max(first, -(-head.total // limit))
+    return first
+
+
+async def fetch_streams(client: Client, streams: list[Stream], mode: str,
+                        window: tuple[int, int, int] | None = None) -> list[Page]:  # fmt: skip
+    """All pages of several streams, concurrently, in stream order then page order."""
+    if mode == "get":
+        return list(await asyncio.gather(*(fetch_get(client, s) for s in streams)))
+    if window is not None:
+        size, first, last = window
+        groups = await asyncio.gather(
+            *(fetch_stream(client, s, first, last, size) for s in streams)
+        )
+    else:
+        groups = await asyncio.gather(*(fetch_stream(client, s) for s in streams))
+    return [p for g in groups for p in g]
+
+
+def stream_pages(
+    runner: Runner, client: Client, streams: list[Stream], ahead: int
+) -> Iterator[Page]:
+    """Pages in order, fetched at most `ahead` at a time and only as fast as they are consumed.
+
+    When the consumer stops (DuckDB has the rows its LIMIT needs), the generator is closed
+    and the pages still in flight are cancelled: no further request starts.
+    """
+    # canonical order: for each stream, its page 1, then (once page 1 tells the count) the rest
+    order: collections.deque[tuple[Stream, int]] = collections.deque((s, 1) for s in streams)
+    futures: dict[tuple[int, int], concurrent.futures.Future] = {}
+    keyed = {id(s): s for s in streams}
+
+    def submit_more() -> None:
+        for stream, page in list(order)[: max(ahead, 1)]:
+            key = (id(stream), page)
+            if key not in futures:
+                if stream.endpoint.paging == "page":
+                    coro = fetch_page(client, stream, page, PAGE_SIZE)
+                else:
+                    coro = fetch_stream(client, stream)
+                futures[key] = runner.submit(coro)
+
+    try:
+        while order:
+            submit_more()
+            stream, page = order[0]
+            result = futures.pop((id(stream), page)).result()
+            order.popleft()
+            pages = result if isinstance(result, list) else [result]
+            if stream.endpoint.paging == "page" and page == 1:
+                last = _last_page(pages[0], 1, PAGE_SIZE)
+                order.extendleft(reversed([(keyed[id(stream)], p) for p in range(2, last + 1)]))
+            yield from pages
+    finally:
+        for f in futures.values():
+            f.cancel()

@@ -1,0 +1,86 @@
+"""What a read plan is: Scans (one per table reference) and the SQL DuckDB runs over them.
+
+Plain frozen data, produced by the planner (pure) and consumed by the executor (I/O). EXPLAIN
+renders it without sending anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from csql.catalog import Table
+
+PAGE_SIZE = 100  # ClickSend's maximum page size
+MIN_PAGE_SIZE = 15  # and its minimum
+
+
+@dataclass(frozen=True)
+class Values:
+    """Key values written in the query (`list_id = 5`, `list_id IN (1, 2)`)."""
+
+    values: tuple[Any, ...]
+
+    def describe(self) -> str:
+        return ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class FromScan:
+    """Key values taken from a column of another scan, fetched first (dependent scan, fan-out)."""
+
+    scan: int
+    column: str
+    filter_sql: str | None = None  # that reference's own predicates (DuckDB SQL) ...
+    alias: str | None = None  # ... written with this table alias
+
+    def describe(self) -> str:
+        where = f" where {self.filter_sql}" if self.filter_sql else ""
+        return f"each {self.column} of scan #{self.scan}{where}"
+
+
+KeySource = Values | FromScan
+
+
+@dataclass(frozen=True)
+class Window:
+    """Fetch only some pages: the rows [skip, skip + take) in the server's order."""
+
+    page_size: int
+    first_page: int
+    last_page: int
+    skip_in_first: int  # rows of the first fetched page before the wanted ones
+
+
+@dataclass(frozen=True)
+class Scan:
+    """How to fetch the rows of one table reference.
+
+    mode: 'list' pages the list endpoint once per combination of path-key values; 'get' asks
+    the get endpoint once per key combination (404 = no row); 'count' reads only `total`.
+    """
+
+    id: int
+    table: Table
+    view: str
+    mode: str = "list"
+    keys: dict[str, KeySource] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    pushed: tuple[str, ...] = ()
+    window: Window | None = None
+    stream: bool = False  # pages are pulled by DuckDB as it needs them (LIMIT stops fetching)
+    hidden: bool = False  # only feeds keys of another scan (a parent fan-out)
+
+    @property
+    def depends_on(self) -> tuple[int, ...]:
+        return tuple(k.scan for k in self.keys.values() if isinstance(k, FromScan))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Scans in dependency order, and the statement for DuckDB over their views."""
+
+    scans: tuple[Scan, ...]
+    sql: str
+    count_scan: int | None = None  # COUNT(*) answered from `total`: the scan whose total to use
+    notes: tuple[str, ...] = ()
