@@ -95,9 +95,11 @@ def test_describe_unknown_table_suggests(cur):
         cur.execute("DESCRIBE contact")
 
 
-def test_clicksend_tables_do_not_pretend(cur):
-    with pytest.raises(csql.NotSupportedError, match="contacts"):
-        cur.execute("SELECT * FROM Contacts")
+def test_clicksend_table_without_credentials_says_what_to_set(no_network):
+    conn = csql.connect(username="", api_key="", base_url="http://127.0.0.1:9/v3")
+    with pytest.raises(csql.OperationalError, match="CLICKSEND_USERNAME and CLICKSEND_API_KEY"):
+        conn.cursor().execute("SELECT * FROM lists")
+    conn.close()
 
 
 def test_unknown_table_suggests(cur):
