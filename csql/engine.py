@@ -96,6 +96,11 @@ class Session:
         if not bound.tables:
             return Result(explain_plan(None, bound.tree.sql(dialect=binder.DIALECT)))
         plan = plan_query(bound.tree, self.catalog)
+        executor = self._executor()
+        try:
+            self._guard(lambda: executor.validate(plan))  # bad columns fail here too
+        finally:
+            executor.cleanup()
         return Result(explain_plan(plan, plan.sql))
 
     def _duck(self, sql: str) -> pa.Table:

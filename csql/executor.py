@@ -98,7 +98,14 @@ class Executor:
         self.duck.execute(
             f"CREATE OR REPLACE TEMP VIEW {_quote(scan.view)} AS SELECT {', '.join(cols)} FROM {_quote(raw)}"
         )
-        self._registered.append(scan.view)
+        if scan.view not in self._registered:
+            self._registered.append(scan.view)
+
+    def validate(self, plan: Plan) -> None:
+        """Bind the SQL against empty views first: a bad column fails before any request."""
+        for scan in plan.scans:
+            self.register(scan, schema_for(scan.table).empty_table())
+        self.duck.execute(f"EXPLAIN {plan.sql}")
 
     def cleanup(self) -> None:
         for view in self._registered:
@@ -119,6 +126,7 @@ class Executor:
                     pa.table({"total": pa.array([total], pa.int64())}),
                 )
                 return self.duck.sql(plan.sql).to_arrow_table()
+            self.validate(plan)
             for level in _levels(plan, scans):
                 self._run_level(level, scans)
             try:

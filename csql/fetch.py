@@ -64,7 +64,21 @@ def _next_cursor(body: Any) -> str | None:
 
 async def fetch_page(client: Client, stream: Stream, page: int | None, limit: int | None,
                      cursor: str | None = None) -> Page:  # fmt: skip
-    """One page of a stream (page=None: an endpoint that does not page)."""
+    """One page of a stream (page=None: an endpoint that does not page).
+
+    A 404 on a path with keys (the contacts of list 999) means the parent does not exist:
+    there are no rows, exactly as a WHERE on a missing key would find none.
+    """
+    try:
+        return await _fetch_page(client, stream, page, limit, cursor)
+    except NotFound:
+        if stream.keys:
+            return Page(stream=stream, records=[], last_page=1, total=0)
+        raise
+
+
+async def _fetch_page(client: Client, stream: Stream, page: int | None, limit: int | None,
+                      cursor: str | None) -> Page:  # fmt: skip
     params = dict(stream.params)
     if stream.endpoint.paging == "page" and page is not None:
         params.update(page=str(page), limit=str(limit or PAGE_SIZE))
