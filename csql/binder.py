@@ -52,7 +52,7 @@ def parse(sql: str) -> exp.Expression:
     return trees[0]
 
 
-def _literal(value: Any) -> exp.Expression:
+def sql_literal(value: Any) -> exp.Expression:
     """A Python value as a SQL literal (the way a driver binds a parameter)."""
     import datetime as dt
     import decimal
@@ -70,7 +70,7 @@ def _literal(value: Any) -> exp.Expression:
     if isinstance(value, dt.date):
         return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
     if isinstance(value, list | tuple):
-        return exp.Array(expressions=[_literal(v) for v in value])
+        return exp.Array(expressions=[sql_literal(v) for v in value])
     if isinstance(value, bytes):
         return exp.cast(exp.Literal.string(value.hex()), "BLOB")
     return exp.Literal.string(str(value))
@@ -94,7 +94,7 @@ def bind_parameters(tree: exp.Expression, params: Mapping[str, Any] | None) -> e
 
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Placeholder):
-            return _literal(lower[node.name.lower()])
+            return sql_literal(lower[node.name.lower()])
         return node
 
     return tree.transform(swap, copy=True)

@@ -24,6 +24,12 @@ paramstyle = "named"
 
 DEFAULT_BASE_URL = "https://rest.clicksend.com/v3"
 
+#: connection options of the engine; the rest go to the HTTP client (csql.client.DEFAULTS)
+SESSION_OPTIONS = (
+    "allow_unfiltered_writes",  # UPDATE/DELETE without WHERE (default: refused)
+    "continue_on_error",  # a failed row does not stop a write statement (default: it does)
+)
+
 
 class _TypeObject:
     """A PEP 249 type object: compares equal to every type code of its family."""
@@ -132,8 +138,10 @@ class Connection:
         self.base_url = base_url.rstrip("/")
         self.catalog = catalog
         self.options = dict(options)
-        self._client = Client(username, api_key, self.base_url, **options)
-        self._session: Session | None = Session(catalog, self._client)
+        session_opts = {k: options[k] for k in SESSION_OPTIONS if k in options}
+        client_opts = {k: v for k, v in options.items() if k not in SESSION_OPTIONS}
+        self._client = Client(username, api_key, self.base_url, **client_opts)
+        self._session: Session | None = Session(catalog, self._client, session_opts)
 
     def __repr__(self) -> str:  # never shows the API key
         state = "closed" if self._session is None else "open"
@@ -229,14 +237,9 @@ class Cursor:
         return self
 
     def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Cursor:
-        total = 0
-        counted = False
-        for params in seq_of_parameters:
-            self.execute(operation, params)
-            if self._rowcount >= 0:
-                total += self._rowcount
-                counted = True
-        self._rowcount = total if counted else -1
+        """Run once per parameter set; sends via CALL are batched into few requests."""
+        session = self._check()
+        self._set(session.execute_many(operation, [dict(p) for p in seq_of_parameters]))
         return self
 
     def _set(self, result: Result) -> None:

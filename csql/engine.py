@@ -7,6 +7,7 @@ and gets back an Arrow table.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from csql import binder, metadata
-from csql.catalog import Catalog
+from csql import binder, dml, metadata, writer
+from csql.arrow import extract_records, records_to_arrow
+from csql.catalog import Catalog, Procedure
 from csql.client import Client, Runner
 from csql.errors import (
     DataError,
@@ -28,6 +30,7 @@ from csql.errors import (
 from csql.executor import Executor, StreamError
 from csql.explain import explain_plan
 from csql.planner import plan_query
+from csql.procedures import Call, batch, build_request, parse_call
 
 
 @dataclass
@@ -43,12 +46,39 @@ def _readable(message: str) -> str:
     return re.sub(r"__csql_scan_\d+_(\w+)", r"\1", message)
 
 
+def _request_table(rows: list[dict]) -> pa.Table:
+    schema = pa.schema([("row", pa.int32()), ("method", pa.string()), ("path", pa.string()),
+                        ("query", pa.string()), ("body", pa.string())])  # fmt: skip
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def records_table(records: list[Any]) -> pa.Table:
+    """What an action returned, as rows: nested values as JSON text, one column per field."""
+    rows = [r if isinstance(r, dict) else {"value": r} for r in records]
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    if not names:
+        return pa.table({"result": pa.array([], pa.string())})
+    cols = {}
+    for n in names:
+        vals = [r.get(n) for r in rows]
+        if any(isinstance(v, dict | list) for v in vals):
+            vals = [json.dumps(v) if v is not None else None for v in vals]
+        try:
+            cols[n] = pa.array(vals)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            cols[n] = pa.array([None if v is None else str(v) for v in vals], pa.string())
+    return pa.table(cols)
+
+
 class Session:
     """One DuckDB connection, one ClickSend client and the catalog; one statement at a time."""
 
-    def __init__(self, catalog: Catalog, client: Client) -> None:
+    def __init__(
+        self, catalog: Catalog, client: Client, options: Mapping[str, Any] | None = None
+    ) -> None:
         self.catalog = catalog
         self.client = client
+        self.options = dict(options or {})
         self.runner: Runner | None = None
         self.duck = duckdb.connect(":memory:")
         self.duck.execute("SET TimeZone = 'UTC'")  # ClickSend's times are Unix seconds (UTC)
@@ -70,29 +100,165 @@ class Session:
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
         keyword = binder.leading_keyword(sql)
         if keyword == "EXPLAIN":
-            return self._explain(sql, params)
+            return self._explain(sql.lstrip()[len("EXPLAIN") :], params)
         if keyword == "CALL":
-            raise NotSupportedError("CALL is not available yet in this version of csql")
+            return self._call([parse_call(sql, self.catalog, dict(params or {}))])
         tree = binder.bind_parameters(binder.parse(sql), params)
         if isinstance(tree, exp.Show):
             return self._show(tree)
         if isinstance(tree, exp.Describe):
             return self._describe(tree)
         bound = binder.bind(tree, self.catalog)
+        if isinstance(bound.tree, exp.Insert | exp.Update | exp.Delete):
+            return self._write(bound.tree)
         if not isinstance(bound.tree, exp.Query):
             kind = type(bound.tree).__name__.upper()
-            raise NotSupportedError(f"{kind} statements are not supported yet")
-        if not bound.tables:
-            return Result(self._duck(bound.tree.sql(dialect=binder.DIALECT)))
-        plan = plan_query(bound.tree, self.catalog)
-        return Result(self._guard(lambda: self._executor().run(plan)))
+            raise NotSupportedError(f"{kind} statements are not supported")
+        return Result(self.query(bound.tree))
 
-    def _explain(self, sql: str, params: Mapping[str, Any] | None) -> Result:
-        body = sql.lstrip()[len("EXPLAIN") :]
+    def execute_many(self, sql: str, seq: list[Mapping[str, Any]]) -> Result:
+        """executemany: CALLs of a send are batched (up to 1000 messages a request)."""
+        if binder.leading_keyword(sql) == "CALL" and seq:
+            return self._call([parse_call(sql, self.catalog, dict(p)) for p in seq])
+        total, counted, last = 0, False, Result(None)
+        for params in seq:
+            last = self.execute(sql, params)
+            if last.rowcount >= 0:
+                total, counted = total + last.rowcount, True
+        return Result(last.table, total if counted else -1)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def query(self, tree: exp.Expression) -> pa.Table:
+        """The rows of a bound query: the read path for ClickSend tables, DuckDB for the rest."""
+        bound = binder.bind(tree, self.catalog)
+        if not bound.tables:
+            return self._duck(bound.tree.sql(dialect=binder.DIALECT))
+        plan = plan_query(bound.tree, self.catalog)
+        return self._guard(lambda: self._executor().run(plan))
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _write(self, tree: exp.Expression, explain: bool = False) -> Result:
+        stmt = dml.analyze(tree, self.catalog, bool(self.options.get("allow_unfiltered_writes")))
+        if stmt.kind == "INSERT":
+            rows = self.query(self._typed_source(stmt))
+            requests = dml.insert_requests(stmt, rows)
+        else:
+            rows = self.query(stmt.source)
+            build = dml.update_requests if stmt.kind == "UPDATE" else dml.delete_requests
+            requests = build(stmt, rows)
+        if explain:
+            return Result(_request_table(writer.describe_requests(requests)))
+        report = self._send(requests)
+        writer.raise_for_failures(f"{stmt.kind} {stmt.table.name}", report)
+        table = None
+        if stmt.returning:
+            table = self._returning(stmt, report)
+        return Result(table, len(report.written))
+
+    def _typed_source(self, stmt: dml.DmlStatement) -> exp.Expression:
+        """The INSERT's rows cast to the columns' types, so bad values fail before any request."""
+        names = [f"__c{i}" for i in range(len(stmt.columns))]
+        alias = exp.TableAlias(
+            this=exp.to_identifier("__src"), columns=[exp.to_identifier(n) for n in names]
+        )
+        casts = [
+            exp.cast(exp.column(n), dml.sql_type(stmt.table.column(c))).as_(c, quoted=True)
+            for n, c in zip(names, stmt.columns, strict=True)
+        ]
+        return exp.select(*casts).from_(exp.Subquery(this=stmt.source, alias=alias))
+
+    def _send(self, requests: list[dml.WriteRequest]) -> writer.WriteReport:
+        if self.runner is None:
+            self.runner = Runner()
+        cont = bool(self.options.get("continue_on_error"))
+        return self.runner.run(writer.send(self.client, requests, cont))
+
+    def _returning(self, stmt: dml.DmlStatement, report: writer.WriteReport) -> pa.Table:
+        kind = {"INSERT": "insert", "UPDATE": "update", "DELETE": "delete"}[stmt.kind]
+        endpoint = stmt.table.endpoints[kind]
+        records = []
+        for req, resp in report.written:
+            found, _ = extract_records(resp, endpoint.records)
+            records += found if found else [dict(req.keys)]
+        data = records_to_arrow([r for r in records if isinstance(r, dict)], stmt.table)
+        self.duck.register("__csql_returning", data)
+        try:
+            select = exp.select(*[e.copy() for e in stmt.returning]).from_("__csql_returning")
+            return self._duck(select.sql(dialect=binder.DIALECT))
+        finally:
+            self.duck.unregister("__csql_returning")
+
+    # -- CALL ----------------------------------------------------------------------------------
+
+    def _call_requests(self, calls: list[Call]) -> list[dml.WriteRequest]:
+        out = []
+        for i, call in enumerate(calls, start=1):
+            names = list(call.args)
+            values: dict[str, Any] = {}
+            if names:
+                select = exp.select(
+                    *[e.copy().as_(f"__a{j}") for j, e in enumerate(call.args.values())]
+                )
+                row = self.query(select).to_pylist()[0]
+                values = {n: row[f"__a{j}"] for j, n in enumerate(names)}
+            out.append(build_request(call.procedure, values, i))
+        return batch(out)
+
+    def _call(self, calls: list[Call], explain: bool = False) -> Result:
+        proc = calls[0].procedure
+        requests = self._call_requests(calls)
+        if explain:
+            rows = writer.describe_requests(requests)
+            if proc.price:
+                rows += self._price_quote(proc, calls)
+            return Result(_request_table(rows))
+        report = self._send(requests)
+        writer.raise_for_failures(f"CALL {proc.name}", report)
+        records: list[Any] = []
+        for _, resp in report.written:
+            found, _ = extract_records(resp, proc.result)
+            records += found
+        count = sum(len(r.body.get("messages") or r.body.get("recipients") or [None])
+                    if isinstance(r.body, dict) else 1 for r, _ in report.written)  # fmt: skip
+        return Result(records_table(records), count)
+
+    def _price_quote(self, proc: Procedure, calls: list[Call]) -> list[dict]:
+        """EXPLAIN of a send: what the matching price endpoint quotes for the same messages."""
+        price = self.catalog.procedure(proc.price)
+        requests = self._call_requests([Call(price, c.args) for c in calls])
+        report = self._send(requests)
+        rows = []
+        for req, resp in report.written:
+            data = resp.get("data") if isinstance(resp, dict) else resp
+            quote = (
+                {
+                    k: v
+                    for k, v in (data or {}).items()
+                    if k in ("total_price", "total_count", "queued_count", "_currency")
+                }
+                if isinstance(data, dict)
+                else data
+            )
+            rows.append({"row": req.row, "method": "price quote", "path": req.path, "query": None,
+                         "body": json.dumps(quote, default=str)})  # fmt: skip
+        for req, err in report.failed:
+            rows.append({"row": req.row, "method": "price quote", "path": req.path, "query": None,
+                         "body": f"could not get a quote: {err}"})  # fmt: skip
+        return rows
+
+    # -- EXPLAIN ---------------------------------------------------------------------------------
+
+    def _explain(self, body: str, params: Mapping[str, Any] | None) -> Result:
+        if binder.leading_keyword(body) == "CALL":
+            return self._call([parse_call(body, self.catalog, dict(params or {}))], explain=True)
         tree = binder.bind_parameters(binder.parse(body), params)
         bound = binder.bind(tree, self.catalog)
+        if isinstance(bound.tree, exp.Insert | exp.Update | exp.Delete):
+            return self._write(bound.tree, explain=True)
         if not isinstance(bound.tree, exp.Query):
-            raise NotSupportedError("EXPLAIN takes a SELECT statement")
+            raise NotSupportedError("EXPLAIN takes SELECT, INSERT, UPDATE, DELETE or CALL")
         if not bound.tables:
             return Result(explain_plan(None, bound.tree.sql(dialect=binder.DIALECT)))
         plan = plan_query(bound.tree, self.catalog)

@@ -333,7 +333,7 @@ def _variants(value: str) -> list[str]:
         f"{{c}} = '{v},x'",
         f"{{c}} = '{v}:x'",
         f"{{c}} = 'Zoë {v}'",
-        f"{{c}} IS NULL",
+        "{c} IS NULL",
         f"({{c}} = '{v}' OR {{c}} IS NULL)",
     ]
 

@@ -1,0 +1,194 @@
+"""CALL Procedure(args): parse the call and build the request of a ClickSend action. Pure.
+
+Arguments are positional (in the procedure's parameter order), `:name` placeholders bound
+from the execute() parameters (Skyvia's style: `CALL SendSMS(:from, :body, :to)`), or named
+with `name => value`. Their values are computed by DuckDB (so `now() + INTERVAL 1 HOUR` works)
+and converted to what ClickSend's JSON expects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+from csql import binder
+from csql.catalog import Catalog, Procedure
+from csql.dml import WriteRequest, json_value
+from csql.errors import ProgrammingError
+
+_CALL = re.compile(r"^\s*CALL\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*;?\s*$", re.I | re.S)
+MAX_MESSAGES = 1000  # ClickSend takes up to 1000 messages in one send
+
+
+@dataclass(frozen=True)
+class Call:
+    """A parsed CALL: the procedure and one SQL expression per parameter it was given."""
+
+    procedure: Procedure
+    args: dict[str, exp.Expression]
+
+
+def parse_call(sql: str, catalog: Catalog, params: dict[str, Any] | None) -> Call:
+    m = _CALL.match(sql)
+    if not m:
+        raise ProgrammingError(
+            "CALL syntax: CALL ProcedureName(arg, ...), e.g. CALL SendSMS(:from, :body, :to)"
+        )
+    name, arg_text = m.group(1), (m.group(2) or "").strip()
+    proc = catalog.procedure(name)
+    if proc is None:
+        hints = catalog.suggest_procedure(name)
+        hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+        raise ProgrammingError(
+            f"unknown procedure {name!r}{hint} (SELECT * FROM sys_procedures lists them)"
+        )
+    names = [p.name for p in proc.parameters]
+    args: dict[str, exp.Expression] = {}
+    positional = True
+    for i, piece in enumerate(_split_args(arg_text)):
+        named = _NAMED.match(piece)
+        if named:
+            positional = False
+            p = proc.parameter(named.group(1))
+            if p is None:
+                raise ProgrammingError(
+                    f"{proc.name} has no parameter {named.group(1)!r}; its signature: {signature(proc)}"
+                )
+            args[p.name] = _expression(named.group(2), params)
+        else:
+            if not positional:
+                raise ProgrammingError("positional arguments cannot follow named ones")
+            if i >= len(names):
+                raise ProgrammingError(
+                    f"{proc.name} takes {len(names)} arguments: {signature(proc)}"
+                )
+            args[names[i]] = _expression(piece, params)
+    # :name placeholders that match parameter names but were not written in the call
+    for p in proc.parameters:
+        if p.name not in args and params and p.name in params:
+            args[p.name] = binder.sql_literal(params[p.name])
+    return Call(proc, args)
+
+
+_NAMED = re.compile(r'^\s*"?([A-Za-z_][A-Za-z0-9_]*)"?\s*(?:=>|:=)\s*(.*)$', re.S)
+_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+_STRING = re.compile(r"'(?:[^']|'')*'")
+
+
+def _split_args(text: str) -> list[str]:
+    """Top-level comma-separated pieces of an argument list (strings and parentheses respected)."""
+    pieces, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "'":
+            m = _STRING.match(text, i)
+            i = m.end() if m else len(text)
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            pieces.append(text[start:i])
+            start = i + 1
+        i += 1
+    pieces.append(text[start:])
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _expression(text: str, params: dict[str, Any] | None) -> exp.Expression:
+    """One argument as a SQL expression, its :name placeholders replaced by the bound values."""
+    params = {k.lower(): v for k, v in (params or {}).items()}
+    out, last = [], 0
+    for m in _STRING.finditer(text):
+        out.append(_substitute(text[last : m.start()], params))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(_substitute(text[last:], params))
+    return binder.parse("SELECT " + "".join(out)).expressions[0]
+
+
+def _substitute(text: str, params: dict[str, Any]) -> str:
+    def value(m: re.Match) -> str:
+        name = m.group(1).lower()
+        if name not in params:
+            raise ProgrammingError(
+                f"missing parameter :{m.group(1)}; pass it in execute(sql, {{{m.group(1)!r}: ...}})"
+            )
+        return binder.sql_literal(params[name]).sql(dialect="duckdb")
+
+    return _PLACEHOLDER.sub(value, text)
+
+
+def signature(proc: Procedure) -> str:
+    parts = [f":{p.name}" + ("" if p.required else "?") for p in proc.parameters]
+    return f"{proc.name}({', '.join(parts)})"
+
+
+def check_required(proc: Procedure, values: dict[str, Any]) -> None:
+    missing = [p.name for p in proc.parameters if p.required and values.get(p.name) is None]
+    if missing:
+        raise ProgrammingError(
+            f"{proc.name}: missing required argument(s) {', '.join(':' + m for m in missing)}; "
+            f"signature: {signature(proc)} (? marks optional)"
+        )
+
+
+def build_request(proc: Procedure, values: dict[str, Any], row: int = 1) -> WriteRequest:
+    """The request for one call with computed argument values."""
+    check_required(proc, values)
+    path_values, query, item, root = {}, {}, {}, {}
+    for p in proc.parameters:
+        v = values.get(p.name, p.default)
+        if v is None:
+            continue
+        jv = json_value(v, p.type)
+        if p.location == "path":
+            path_values[p.name] = jv
+        elif p.location == "query":
+            query[p.name] = str(jv)
+        elif p.location == "root":
+            root[p.name] = jv
+        else:
+            item[p.name] = jv
+    endpoint = proc.endpoint
+    if proc.body == "messages":
+        body: Any = {**root, "messages": [item]}
+    elif proc.body == "recipients":
+        body = {**root, "recipients": [item]}
+    elif proc.body == "none":
+        body = None
+    else:
+        body = {**root, **item}
+    return WriteRequest(proc.method, endpoint.render(path_values), body, row, path_values, query)
+
+
+def batch(requests: list[WriteRequest]) -> list[WriteRequest]:
+    """Sends to one endpoint with the same root fields: up to 1000 messages per request."""
+    out: list[WriteRequest] = []
+    for r in requests:
+        last = out[-1] if out else None
+        list_key = _list_key(r.body)
+        if (
+            last is not None and list_key and last.path == r.path and last.query == r.query
+            and _list_key(last.body) == list_key
+            and {k: v for k, v in last.body.items() if k != list_key}
+            == {k: v for k, v in r.body.items() if k != list_key}
+            and len(last.body[list_key]) < MAX_MESSAGES
+        ):  # fmt: skip
+            merged = {**last.body, list_key: [*last.body[list_key], *r.body[list_key]]}
+            out[-1] = WriteRequest(last.method, last.path, merged, last.row, last.keys, last.query)
+        else:
+            out.append(r)
+    return out
+
+
+def _list_key(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for k in ("messages", "recipients"):
+            if isinstance(body.get(k), list):
+                return k
+    return None

@@ -1,0 +1,138 @@
+"""Send the requests of a write statement and account for every row.
+
+Writes go out one at a time in row order for POST (a create or a send must never be sent
+twice, and the report must say exactly which rows were written), and a few at a time for
+PUT/DELETE (idempotent). By default the first failure stops the statement: nothing new is
+started, and the error lists what was written (with the ids ClickSend returned), what failed
+and why, and what was not attempted. With `continue_on_error` every row is tried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from csql.client import Client
+from csql.dml import WriteRequest, redact
+from csql.errors import DatabaseError, Error
+
+_ID_FIELDS = ("message_id", "contact_id", "list_id", "template_id", "subaccount_id", "id")
+
+
+@dataclass
+class WriteReport:
+    """What happened to each row of a write statement."""
+
+    written: list[tuple[WriteRequest, Any]] = field(default_factory=list)
+    failed: list[tuple[WriteRequest, Error]] = field(default_factory=list)
+    not_attempted: list[WriteRequest] = field(default_factory=list)
+
+    def summary(self) -> str:
+        def ids(resp: Any, req: WriteRequest) -> str:
+            data = resp.get("data") if isinstance(resp, dict) else None
+            if isinstance(data, dict):
+                for f in _ID_FIELDS:
+                    if data.get(f) is not None:
+                        return f"{f}={data[f]}"
+            return req.path
+
+        parts = [f"{len(self.written)} written"]
+        if self.written:
+            shown = ", ".join(f"row {r.row} ({ids(resp, r)})" for r, resp in self.written[:20])
+            parts[-1] += f": {shown}" + (" ..." if len(self.written) > 20 else "")
+        if self.failed:
+            parts.append(
+                f"{len(self.failed)} failed: "
+                + "; ".join(f"row {r.row} ({r.method} {r.path}): {e}" for r, e in self.failed[:5])
+            )
+        if self.not_attempted:
+            rows = ", ".join(str(r.row) for r in self.not_attempted[:20])
+            parts.append(
+                f"{len(self.not_attempted)} not attempted: rows {rows}"
+                + (" ..." if len(self.not_attempted) > 20 else "")
+            )
+        return "; ".join(parts)
+
+
+class PartialWriteError(DatabaseError):
+    """A write statement stopped (or finished) with failed rows; `report` has the details."""
+
+    def __init__(self, message: str, report: WriteReport) -> None:
+        Exception.__init__(self, message)  # not super(): mixed with APIError subclasses below
+        self.report = report
+
+
+async def send(
+    client: Client, requests: list[WriteRequest], continue_on_error: bool = False
+) -> WriteReport:
+    """Send every request; see the module docstring for order, concurrency and stopping."""
+    report = WriteReport()
+    if not requests:
+        return report
+    parallel = 1 if requests[0].method == "POST" else max(1, int(client.options["concurrency"]))
+    stop = asyncio.Event()
+    results: dict[int, tuple[str, Any]] = {}
+    queue = list(enumerate(requests))
+    lock = asyncio.Lock()
+
+    async def worker() -> None:
+        while True:
+            async with lock:
+                if not queue or stop.is_set():
+                    return
+                i, req = queue.pop(0)
+            try:
+                resp = await client.request(req.method, req.path, req.query, req.body)
+                results[i] = ("ok", resp)
+            except Error as e:
+                results[i] = ("failed", e)
+                if not continue_on_error:
+                    stop.set()
+
+    await asyncio.gather(*(worker() for _ in range(min(parallel, len(requests)))))
+    for i, req in enumerate(requests):
+        outcome = results.get(i)
+        if outcome is None:
+            report.not_attempted.append(req)
+        elif outcome[0] == "ok":
+            report.written.append((req, outcome[1]))
+        else:
+            report.failed.append((req, outcome[1]))
+    return report
+
+
+def raise_for_failures(statement: str, report: WriteReport) -> None:
+    """Raise when any row failed, with the class of the first failure's error."""
+    if not report.failed:
+        return
+    first = report.failed[0][1]
+    cls = type(first) if isinstance(first, DatabaseError) else DatabaseError
+    message = f"{statement}: {report.summary()}"
+
+    class _Partial(PartialWriteError, cls):  # type: ignore[misc, valid-type]
+        pass
+
+    _Partial.__name__ = cls.__name__
+    _Partial.__qualname__ = cls.__qualname__
+    error = _Partial(message, report)
+    for attr in ("status", "response_code", "body"):
+        if hasattr(first, attr):
+            setattr(error, attr, getattr(first, attr))
+    raise error
+
+
+def describe_requests(requests: list[WriteRequest]) -> list[dict]:
+    """Rows for EXPLAIN: method, path, query, body (secrets masked)."""
+    import json
+
+    return [
+        {
+            "row": r.row,
+            "method": r.method,
+            "path": r.path,
+            "query": "&".join(f"{k}={v}" for k, v in r.query.items()) or None,
+            "body": json.dumps(redact(r.body), default=str) if r.body is not None else None,
+        }
+        for r in requests
+    ]
