@@ -54,11 +54,34 @@ class Stats:
     retries: int = 0
     bytes: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
+    pages_done: int = 0
+    pages_expected: int = 0  # grows as first pages reveal how many pages their streams have
+    progress: Callable[[int, int], None] | None = None  # called with (done, expected)
 
     def add(self, method: str, size: int) -> None:
         self.requests += 1
         self.bytes += size
         self.by_method[method] = self.by_method.get(method, 0) + 1
+
+    def expect(self, pages: int) -> None:
+        self.pages_expected += pages
+        self._report()
+
+    def page(self) -> None:
+        self.pages_done += 1
+        self.pages_expected = max(self.pages_expected, self.pages_done)
+        self._report()
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            try:
+                self.progress(self.pages_done, self.pages_expected)
+            except Exception:  # a broken progress display must not break the query
+                self.progress = None
+
+    def snapshot(self) -> tuple[int, int]:
+        """(requests, retries) so far: take one before a statement, subtract after."""
+        return self.requests, self.retries
 
 
 class APIError(DatabaseError):

@@ -148,6 +148,12 @@ class Connection:
         return f"<csql.Connection {state} user={self.username!r} base_url={self.base_url!r}>"
 
     @property
+    def stats(self):
+        """Requests sent, retries, bytes and pages so far (csql.client.Stats); set
+        `stats.progress = callback(done, expected)` for a progress display."""
+        return self._client.stats
+
+    @property
     def closed(self) -> bool:
         return self._session is None
 

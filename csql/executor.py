@@ -158,6 +158,9 @@ class Executor:
         if not eager:
             return
         plans = [(s, self.streams(s, scans)) for s in eager]
+        for s, streams in plans:
+            pages = (s.window.last_page - s.window.first_page + 1) if s.window else 1
+            self.client.stats.expect(len(streams) * pages)
 
         async def fetch_all() -> list[list[Page]]:
             return list(await asyncio.gather(*(
@@ -172,6 +175,7 @@ class Executor:
 
     def _reader(self, scan: Scan, scans: dict[int, Scan]) -> pa.RecordBatchReader:
         streams = self.streams(scan, scans)
+        self.client.stats.expect(len(streams))
         schema = schema_for(scan.table)
         ahead = int(self.client.options["concurrency"])
 

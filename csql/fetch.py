@@ -70,7 +70,11 @@ async def fetch_page(client: Client, stream: Stream, page: int | None, limit: in
     there are no rows, exactly as a WHERE on a missing key would find none.
     """
     try:
-        return await _fetch_page(client, stream, page, limit, cursor)
+        result = await _fetch_page(client, stream, page, limit, cursor)
+        client.stats.page()
+        if page == 1 and result.last_page and result.last_page > 1:
+            client.stats.expect(result.last_page - 1)
+        return result
     except NotFound:
         if stream.keys:
             return Page(stream=stream, records=[], last_page=1, total=0)
