@@ -100,7 +100,8 @@ def _boolean(values: Sequence[Any]) -> pa.Array:
     if pa.types.is_boolean(raw.type):
         return raw
     if pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type):
-        if pc.all(pc.is_in(raw, pa.array([0, 1], raw.type))).as_py() not in (True, None):
+        flags = pc.or_kleene(pc.is_in(raw, pa.array([0, 1], raw.type)), pc.is_null(raw))
+        if pc.all(flags).as_py() not in (True, None):
             raise pa.ArrowInvalid("flags are 0 or 1")
         return pc.not_equal(raw, pa.scalar(0, raw.type))
     text = pc.utf8_lower(pc.utf8_trim_whitespace(raw))

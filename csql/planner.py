@@ -458,8 +458,21 @@ class Planner:
             if refs:
                 refs_by_scope.append((scope, refs))
         all_refs = [r for _, refs in refs_by_scope for r in refs.values()]
+        # tables in places scopes do not reach (a subquery inside VALUES): plain full scans
+        seen = {id(r.node) for r in all_refs}
+        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+        for node in list(tree.find_all(exp.Table)):
+            if id(node) in seen or not isinstance(node.this, exp.Identifier):
+                continue
+            table = self.catalog.table(node.name)
+            if table is None or node.name != table.name or node.name.lower() in ctes:
+                continue
+            ref = _Ref(node=node, table=table, alias=node.alias_or_name, scope=None, scan_id=self._new_id())  # type: ignore[arg-type]
+            all_refs.append(ref)
+            refs_by_scope.append((None, {ref.alias.lower(): ref}))  # type: ignore[arg-type]
         for scope, refs in refs_by_scope:
-            self._assign_conjuncts(scope, refs)
+            if scope is not None:
+                self._assign_conjuncts(scope, refs)
         root = scopes[-1] if scopes else None
         simple = self._simple_single_table(tree, root, refs_by_scope)
         for _scope, refs in refs_by_scope:

@@ -1,0 +1,818 @@
+"""The behaviour that a generic table endpoint cannot express: sends, cancels, contact moves.
+
+Everything here is keyed by ClickSend's paths (stable, from the reference), not by catalog
+procedure names, so a renamed procedure keeps its behaviour. Each action takes the request, the
+path placeholders and the checked arguments and returns (status, body); routes.App conforms
+nothing here, so each action conforms its own body to the spec's shape.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import urllib.parse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from csql.catalog import Endpoint, Table
+from csql.sandbox import data, wire
+
+if TYPE_CHECKING:
+    from csql.sandbox.routes import App, Request
+
+Action = Callable[["Request", dict[str, str], Any], tuple[int, Any]]
+
+#: numbers, emails and postcodes that the reference says are accepted free of charge
+TEST_NUMBERS = {
+    "+61411111111",
+    "+61422222222",
+    "+61433333333",
+    "+61444444444",
+    "+14055555555",
+    "+14055555666",
+    "+447777777777",
+    "+8615555555555",
+    "+61261111111",
+    "+61262222222",
+    "+61263333333",
+}
+TEST_EMAILS = {"test1@test.com", "test2@test.com", "test3@test.com"}
+TEST_POSTCODES = {"11111", "22222", "33333"}
+E164 = re.compile(r"^\+?[1-9]\d{6,14}$")
+
+#: price per message part (or page, or letter) by channel, in the account currency
+UNIT_PRICE = {
+    "sms": 0.077,
+    "mms": 0.34,
+    "voice": 0.1,
+    "fax": 0.12,
+    "letter": 1.12,
+    "postcard": 0.95,
+    "email": 0.01,
+}
+#: send path -> (channel, history table, item list key)
+SENDS = {
+    "/sms/send": ("sms", "sms_history", "messages"),
+    "/mms/send": ("mms", "mms_history", "messages"),
+    "/voice/send": ("voice", "voice_history", "messages"),
+    "/fax/send": ("fax", "fax_history", "messages"),
+    "/post/letters/send": ("letter", "letter_history", "recipients"),
+    "/post/postcards/send": ("postcard", "postcard_history", "recipients"),
+}
+CAMPAIGNS = {"sms_campaigns": "sms", "mms_campaigns": "mms", "email_campaigns": "email"}
+
+
+class Hooks:
+    """Per-table extensions that routes.App calls at fixed points."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.actions: dict[str, Action] = {}
+
+    def action(self, method: str, path: str) -> Action | None:
+        return self.actions.get(f"{method} {wire.norm_path(path)}")
+
+    def list_override(self, table: Table, req: Request, params: dict[str, str]) -> Any:
+        if table.name == "account_usage":
+            return account_usage(self.app, table, params)
+        if table.name in ("sms_statistics", "voice_statistics"):
+            return statistics(self.app, table)
+        return None
+
+    def ensure_scope(self, table: Table, scope: tuple[str, ...]) -> None:
+        """Rows of a path key that nothing fans out (numbers for sale in a country) are made
+        on first request, deterministically for the key's value."""
+        if not scope or all(c.fanout for c in table.path_keys) or table.operations != ("SELECT",):
+            return
+        ts = self.app.store[table.name]
+        if ts.by_path.get(ts.path_key(dict(zip(ts.path_keys, scope, strict=True)))):
+            return
+        fixed = dict(zip(ts.path_keys, scope, strict=True))
+        stream = f"{table.name}@{'|'.join(scope)}"
+        rows = self.app.gen._generic(table, data.SMALL * 2, fixed, stream)
+        for r in data.conform_rows(table, rows):
+            ts.put(r)
+
+    def list_extras(self, table: Table) -> dict | None:
+        if table.name == "recharge_packages":
+            return {"_currency": dict(wire.CURRENCY)}
+        return None
+
+    def insert_override(
+        self, table: Table, ep: Endpoint, req: Request, params: dict[str, str]
+    ) -> tuple[int, Any] | None:
+        if table.name in CAMPAIGNS:
+            return send_campaign(self.app, table, ep, req, params, dry_run=False)
+        if table.name == "account":
+            values = req.json_object()
+            self.app.check_required(table, values)
+            row = self.app.new_row(table, values)
+            row.pop("password", None)
+            body = wire.envelope(row, "Successfully created an account.")
+            return 200, wire.conform(body, wire.shape(ep.method, ep.path))
+        if ep is table.endpoints.get("bulk_insert"):
+            return import_contacts(self.app, req, params, req.json_object())
+        return None
+
+    def after_insert(self, table: Table, row: dict) -> None:
+        return None
+
+    def after_delete(self, table: Table, row: dict) -> None:
+        if table.name == "lists" and "contacts" in self.app.store.tables:
+            contacts = self.app.store["contacts"]
+            for r in contacts.scope((row["list_id"],)):
+                contacts.remove(r)
+
+
+def install(app: App) -> None:
+    """Register decorators and path-keyed actions on an App."""
+    hooks = app.hooks
+    store = app.store
+
+    if "lists" in store.tables and "contacts" in store.tables:
+        contacts = store["contacts"]
+        lists = store["lists"]
+
+        def decorate_list(row: dict) -> dict:
+            out = dict(row)
+            out["_contacts_count"] = len(contacts.by_path.get(str(row["list_id"]), ()))
+            return out
+
+        def decorate_contact(row: dict) -> dict:
+            out = dict(row)
+            lst = lists.rows.get(str(row.get("list_id")))
+            out["_list_name"] = lst.get("list_name") if lst else None
+            return out
+
+        app.decorators["lists"] = decorate_list
+        app.decorators["contacts"] = decorate_contact
+
+    def on(method: str, path: str):
+        def register(fn: Action) -> Action:
+            hooks.actions[f"{method} {wire.norm_path(path)}"] = fn
+            return fn
+
+        return register
+
+    for path, (channel, history, key) in SENDS.items():
+        on("POST", path)(_sender(app, channel, history, key, dry_run=False))
+        on("POST", path.replace("/send", "/price"))(_sender(app, channel, history, key, True))
+    on("POST", "/email/send")(_sender(app, "email", "email_history", None, dry_run=False))
+    on("POST", "/email/price")(_sender(app, "email", "email_history", None, dry_run=True))
+
+    for table_name in CAMPAIGNS:
+        table = app.catalog.table(table_name)
+        if table is None or "insert" not in table.endpoints:
+            continue
+        ep = table.endpoints["insert"]
+        on("POST", ep.path)(_campaign_action(app, table, ep, dry_run=False))
+        on("POST", ep.path.replace("/send", "/price"))(_campaign_action(app, table, ep, True))
+        on("PUT", f"{ep.path.rsplit('/', 1)[0]}/{{id}}/cancel")(_campaign_cancel(app, table))
+
+    for path, history in (
+        ("/sms/{message_id}/cancel", "sms_history"),
+        ("/voice/{message_id}/cancel", "voice_history"),
+        ("/post/letters/{message_id}/cancel", "letter_history"),
+        ("/post/postcards/{message_id}/cancel", "postcard_history"),
+    ):
+        on("PUT", path)(_cancel_one(app, history))
+    on("PUT", "/sms/cancel-all")(_cancel_all(app, "sms_history"))
+    on("PUT", "/voice/cancel-all")(_cancel_all(app, "voice_history"))
+
+    on("PUT", "/lists/{from_list_id}/contacts/{contact_id}/copy/{to_list_id}")(
+        lambda req, params, args: move_contact(app, params, copy=True)
+    )
+    on("PUT", "/lists/{from_list_id}/contacts/{contact_id}/transfer/{to_list_id}")(
+        lambda req, params, args: move_contact(app, params, copy=False)
+    )
+    on("PUT", "/lists/{list_id}/remove-opted-out-contacts/{opt_out_list_id}")(
+        lambda req, params, args: remove_opted_out(app, params)
+    )
+    on("PUT", "/lists/{list_id}/remove-duplicates")(
+        lambda req, params, args: remove_duplicates(app, params, args)
+    )
+    on("POST", "/lists/{list_id}/import")(
+        lambda req, params, args: import_contacts(app, req, params, args)
+    )
+    for path in (
+        "/sms/history/export",
+        "/mms/history/export",
+        "/voice/history/export",
+        "/email/history/export",
+        "/post/letters/history/export",
+        "/post/letters/export",
+        "/post/postcards/history/export",
+        "/email-campaigns/{id}/history/export",
+    ):
+        on("GET", path)(_export(path))
+    for path, msg in (
+        ("/sms/receipts-read", "Receipts has been marked as read."),
+        ("/sms/inbound-read", "Inbound messages have been marked as read."),
+        ("/sms/inbound-read/{message_id}", "Inbound message has been marked as read."),
+    ):
+        on("PUT", path)(_done(path, msg))
+    on("POST", "/numbers/buy/{dedicated_number}")(lambda r, p, a: buy_number(app, p))
+    on("PUT", "/recharge/purchase/{package_id}")(lambda r, p, a: buy_package(app, p))
+    on("PUT", "/subaccounts/{subaccount_id}/regen-api-key")(lambda r, p, a: regen_key(app, p))
+
+
+# ---------------------------------------------------------------------------------------------
+# sending
+
+
+def _shape_body(method: str, path: str, body: Any) -> Any:
+    return wire.conform(body, wire.shape(method, path))
+
+
+def _country_of(number: str) -> str:
+    for prefix, country in (("+61", "AU"), ("+1", "US"), ("+44", "GB"), ("+64", "NZ")):
+        if number.startswith(prefix):
+            return country
+    return "AU"
+
+
+def _account_row(app: App) -> dict | None:
+    ts = app.store.get("account")
+    return next(iter(ts.rows.values()), None) if ts else None
+
+
+def _charge(app: App, amount: float) -> bool:
+    """Take `amount` from the balance; False (and nothing taken) if it is not there."""
+    acct = _account_row(app)
+    if acct is None or amount <= 0:
+        return True
+    balance = float(acct.get("balance") or 0)
+    if balance < amount:
+        return False
+    acct["balance"] = (
+        data.price(balance - amount) if isinstance(acct["balance"], str) else (balance - amount)
+    )
+    return True
+
+
+def _recipients(app: App, channel: str, item: dict) -> list[dict]:
+    """One item per recipient: `to` as given, or every contact of `list_id`."""
+    if item.get("to") or channel in ("letter", "postcard") or not item.get("list_id"):
+        return [item]
+    contacts = app.store.get("contacts")
+    if contacts is None:
+        return [item]
+    field = {"fax": "fax_number", "email": "email"}.get(channel, "phone_number")
+    out = []
+    for c in contacts.scope((item["list_id"],)):
+        if c.get(field):
+            out.append({**item, "to": c[field], "contact_id": c.get("contact_id")})
+    return out
+
+
+def _status(app: App, req: Request, channel: str, item: dict, price: float, free: bool) -> str:
+    to = str(item.get("to") or "")
+    if channel in ("sms", "mms", "voice", "fax") and not E164.match(to.replace(" ", "")):
+        return "INVALID_RECIPIENT"
+    if channel in ("sms", "mms", "voice") and not str(item.get("body") or "").strip():
+        return "EMPTY_MESSAGE"
+    if req.account == "nocredit" and not free:
+        return "INSUFFICIENT_CREDIT"
+    return "SUCCESS"
+
+
+def _sender(app: App, channel: str, history: str, key: str | None, dry_run: bool) -> Action:
+    def action(req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
+        now = app.now()
+        body = args if isinstance(args, dict) else {}
+        items = body.get(key) if key else [body]
+        sub = app.store.get("subaccounts")
+        sub_row = next(iter(sub.rows.values()), None) if sub else None
+        results, total = [], 0.0
+        for raw in items or []:
+            for item in _recipients(app, channel, raw):
+                text = str(item.get("body") or "")
+                parts = max(1, math.ceil(len(text) / 160)) if channel == "sms" else 1
+                to = str(item.get("to") or "")
+                email = _email_of(item)
+                free = (
+                    to in TEST_NUMBERS
+                    or email in TEST_EMAILS
+                    or str(item.get("address_postal_code") or "") in TEST_POSTCODES
+                )
+                unit = 0.0 if free else UNIT_PRICE[channel]
+                price = round(unit * parts, 6)
+                status = _status(app, req, channel, item, price, free)
+                schedule = int(item.get("schedule") or 0) or now
+                msg = {
+                    **{
+                        k: v for k, v in item.items() if not isinstance(v, dict | list) or k == "to"
+                    },
+                    "direction": "out",
+                    "date": now,
+                    "schedule": schedule,
+                    "message_id": data.uuids(_rng(app, history), 1)[0],
+                    "message_parts": parts,
+                    "message_price": data.price(price),
+                    "user_id": _account_row(app).get("user_id") if _account_row(app) else 1,
+                    "subaccount_id": sub_row.get("subaccount_id") if sub_row else 1,
+                    "country": item.get("country") or _country_of(to),
+                    "carrier": data.CARRIERS.get(_country_of(to), ""),
+                    "status": status,
+                    "custom_string": item.get("custom_string"),
+                    "is_shared_system_number": False,
+                }
+                if channel in ("email", "letter", "postcard"):
+                    msg["price"] = data.price(price)
+                if status == "SUCCESS":
+                    total += price
+                results.append(msg)
+        queued = [m for m in results if m["status"] == "SUCCESS"]
+        if not dry_run and queued:
+            with app.store.lock:
+                if not _charge(app, total):
+                    for m in queued:
+                        m["status"] = "INSUFFICIENT_CREDIT"
+                    queued, total = [], 0.0
+                else:
+                    _append_history(app, history, queued, now)
+        if channel == "email":
+            first = results[0] if results else {}
+            out = wire.envelope({**first, "date_added": now}, "Here are your data.")
+            return 200, _shape_body("POST", req.path, out)
+        payload = {
+            "total_price": round(total, 6),
+            "total_count": len(results),
+            "queued_count": len(queued),
+            key or "messages": results,
+            "_currency": dict(wire.CURRENCY),
+        }
+        msg = "Here are your data." if dry_run else "Messages queued for delivery."
+        return 200, _shape_body("POST", req.path, wire.envelope(payload, msg))
+
+    return action
+
+
+def _email_of(item: dict) -> str:
+    to = item.get("to")
+    if isinstance(to, list) and to and isinstance(to[0], dict):
+        return str(to[0].get("email") or "")
+    return str(to or "") if "@" in str(to or "") else ""
+
+
+def _rng(app: App, stream: str):
+    counter = app.store.state.setdefault("rng_counter", {})
+    counter[stream] = counter.get(stream, 0) + 1
+    return data.rng_for(app.gen.seed, f"{stream}#sent#{counter[stream]}")
+
+
+def _append_history(app: App, history: str, messages: list[dict], now: int) -> None:
+    """Sent messages become history rows (Scheduled when due later, else Completed)."""
+    table = app.catalog.table(history)
+    ts = app.store.get(history)
+    if table is None or ts is None:
+        return
+    from csql.sandbox.routes import conform_row
+
+    for m in messages:
+        row = {c.name: None for c in table.columns}
+        for k, v in m.items():
+            if k in row:
+                row[k] = v
+        scheduled = m["schedule"] > now + 1
+        row["status"] = "Scheduled" if scheduled else "Completed"
+        if "status_code" in row:
+            row["status_code"] = None if scheduled else "201"
+            row["status_text"] = None if scheduled else "Success: Message received on handset."
+        if "to" in row and isinstance(m.get("to"), list):
+            row["to"] = _email_of(m)
+        if "_api_username" in row:
+            row["_api_username"] = app.gen.username
+        if "date_added" in row:
+            row["date_added"] = now
+        ts.put(conform_row(table, row))
+
+
+def send_campaign(app, table, ep, req, params, dry_run: bool) -> tuple[int, Any]:
+    return _campaign_action(app, table, ep, dry_run)(req, params, req.json_object())
+
+
+def _campaign_action(app: App, table: Table, ep: Endpoint, dry_run: bool) -> Action:
+    channel = CAMPAIGNS[table.name]
+
+    def action(req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
+        from csql.sandbox.routes import ApiError
+
+        values = dict(args) if isinstance(args, dict) else {}
+        app.check_required(table, values)
+        contacts = app.store.get("contacts")
+        lists = app.store.get("lists")
+        list_id = values.get("list_id")
+        if lists is not None and lists.get((list_id,)) is None:
+            raise ApiError(404, f"List #{list_id} not found.")
+        members = contacts.scope((list_id,)) if contacts else []
+        field = "email" if channel == "email" else "phone_number"
+        members = [c for c in members if c.get(field)]
+        unit = UNIT_PRICE[channel] * max(1, math.ceil(len(str(values.get("body") or "")) / 160))
+        total = round(unit * len(members), 6)
+        if dry_run:
+            payload = {
+                "total_count": len(members),
+                "total_price": total,
+                "queued_count": len(members),
+                "data": {"messages": []},
+                "_currency": dict(wire.CURRENCY),
+            }
+            return 200, _shape_body("POST", req.path, wire.envelope(payload))
+        now = app.now()
+        schedule = int(values.get("schedule") or 0)
+        values["status"] = "Scheduled" if schedule > now else "Queued"
+        values["_total_count"] = len(members)
+        row = app.new_row(table, values)
+        for c in table.columns:
+            if c.name == "schedule" and not schedule:
+                row[c.name] = now
+        with app.store.lock:
+            if req.account == "nocredit" or not _charge(app, total):
+                raise ApiError(
+                    400, "You have reached the end of your message credits.", "INSUFFICIENT_CREDIT"
+                )
+            app.store[table.name].put(row)
+            history = {"sms": "sms_history", "mms": "mms_history", "email": "email_history"}
+            msgs = []
+            rng = _rng(app, table.name)
+            for c, mid in zip(members, data.uuids(rng, len(members)), strict=True):
+                msgs.append(
+                    {
+                        "to": c.get(field),
+                        "from": values.get("from"),
+                        "body": values.get("body"),
+                        "subject": values.get("subject"),
+                        "direction": "out",
+                        "date": now,
+                        "schedule": schedule or now,
+                        "message_id": mid,
+                        "message_parts": 1,
+                        "message_price": data.price(unit),
+                        "list_id": list_id,
+                        "contact_id": c.get("contact_id"),
+                        "first_name": c.get("first_name"),
+                        "last_name": c.get("last_name"),
+                        "user_id": row.get("user_id"),
+                        "subaccount_id": row.get("subaccount_id"),
+                        "country": _country_of(str(c.get(field) or "")),
+                    }
+                )
+            _append_history(app, history[channel], msgs, now)
+        return 200, app.item_body(table, ep, row, "Your campaign has been queued.")
+
+    return action
+
+
+def _campaign_cancel(app: App, table: Table) -> Action:
+    def action(req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
+        from csql.sandbox.routes import ApiError
+
+        ts = app.store[table.name]
+        ident = next(iter(params.values()))
+        row = ts.get((ident,))
+        if row is None:
+            raise ApiError(404, f"{table.name[:-1].replace('_', ' ').title()} #{ident} not found.")
+        with app.store.lock:
+            row["status"] = "Cancelled"
+            ts.touch()
+        body = wire.envelope(dict(row), "Campaign has been cancelled.")
+        return 200, _shape_body(req.method, req.template, body)
+
+    return action
+
+
+def _cancel_one(app: App, history: str) -> Action:
+    def action(req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
+        from csql.sandbox.routes import ApiError
+
+        mid = params.get("message_id", "")
+        ts = app.store.get(history)
+        row = ts.get((mid,)) if ts else None
+        if row is None:
+            raise ApiError(404, f"Message {mid} not found.")
+        if row.get("status") not in ("Scheduled", "WaitApproval", "Queued"):
+            raise ApiError(400, f"Message {mid} is {row.get('status')} and cannot be cancelled.")
+        with app.store.lock:
+            row["status"] = "Cancelled"
+            ts.touch()
+        body = wire.envelope([], f"Message {mid} has been cancelled.")
+        return 200, _shape_body(req.method, req.template, body)
+
+    return action
+
+
+def _cancel_all(app: App, history: str) -> Action:
+    def action(req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
+        ts = app.store.get(history)
+        count = 0
+        if ts is not None:
+            with app.store.lock:
+                for row in ts.rows.values():
+                    if row.get("status") == "Scheduled":
+                        row["status"] = "Cancelled"
+                        count += 1
+                ts.touch()
+        body = wire.envelope({"count": count}, f"{count} messages has been cancelled.")
+        return 200, _shape_body(req.method, req.template, body)
+
+    return action
+
+
+# ---------------------------------------------------------------------------------------------
+# contacts
+
+
+def _contact(app: App, list_id: str, contact_id: str) -> dict:
+    from csql.sandbox.routes import ApiError
+
+    contacts = app.store["contacts"]
+    row = contacts.get((contact_id,), (list_id,))
+    if row is None:
+        raise ApiError(404, f"Contact #{contact_id} not found in list #{list_id}.")
+    return row
+
+
+def _list_exists(app: App, list_id: Any) -> None:
+    from csql.sandbox.routes import ApiError
+
+    if app.store["lists"].get((list_id,)) is None:
+        raise ApiError(404, f"List #{list_id} not found.")
+
+
+def move_contact(app: App, params: dict[str, str], copy: bool) -> tuple[int, Any]:
+    from csql.sandbox.routes import conform_row
+
+    table = app.catalog.table("contacts")
+    src = _contact(app, params["from_list_id"], params["contact_id"])
+    _list_exists(app, params["to_list_id"])
+    contacts = app.store["contacts"]
+    with app.store.lock:
+        if copy:
+            row = dict(src)
+            row["contact_id"] = contacts.new_id()
+            row["list_id"] = params["to_list_id"]
+            row["date_added"] = row["date_updated"] = app.now()
+            row = conform_row(table, row)
+            contacts.put(row)
+        else:
+            contacts.remove(src)
+            src["list_id"] = params["to_list_id"]
+            src["date_updated"] = app.now()
+            row = conform_row(table, src)
+            contacts.put(row)
+    verb = "copied" if copy else "transferred"
+    msg = f"Contact #{params['contact_id']} has been {verb} to List #{params['to_list_id']}"
+    ep = Endpoint("PUT", f"/lists/{{}}/contacts/{{}}/{'copy' if copy else 'transfer'}/{{}}")
+    return 200, app.item_body(table, ep, row, msg)
+
+
+def remove_opted_out(app: App, params: dict[str, str]) -> tuple[int, Any]:
+    _list_exists(app, params["list_id"])
+    _list_exists(app, params["opt_out_list_id"])
+    contacts = app.store["contacts"]
+    with app.store.lock:
+        opted = {c.get("phone_number") for c in contacts.scope((params["opt_out_list_id"],))}
+        gone = [c for c in contacts.scope((params["list_id"],)) if c.get("phone_number") in opted]
+        for c in gone:
+            contacts.remove(c)
+    body = wire.envelope({"deleted": len(gone)}, f"{len(gone)} contacts have been removed.")
+    return 200, _shape_body("PUT", "/lists/{}/remove-opted-out-contacts/{}", body)
+
+
+def remove_duplicates(app: App, params: dict[str, str], args: Any) -> tuple[int, Any]:
+    _list_exists(app, params["list_id"])
+    fields = (args or {}).get("fields") if isinstance(args, dict) else None
+    if isinstance(fields, dict):
+        fields = fields.get("fields")
+    if not isinstance(fields, list) or not fields:
+        fields = ["phone_number"]
+    contacts = app.store["contacts"]
+    seen: set[tuple] = set()
+    gone = []
+    with app.store.lock:
+        for c in contacts.scope((params["list_id"],)):
+            k = tuple(str(c.get(f) or "").lower() for f in fields)
+            if k in seen:
+                gone.append(c)
+            seen.add(k)
+        for c in gone:
+            contacts.remove(c)
+    body = wire.envelope({"deleted": len(gone)}, f"{len(gone)} duplicate contacts removed.")
+    return 200, _shape_body("PUT", "/lists/{}/remove-duplicates", body)
+
+
+def import_contacts(app: App, req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
+    """Queue an import. A `data:` URL's CSV is imported at once (the sandbox reaches no other
+    host); any other URL is accepted and queued, and imports nothing."""
+    from csql.sandbox.routes import ApiError, conform_row
+
+    list_id = params["list_id"]
+    _list_exists(app, list_id)
+    args = args if isinstance(args, dict) else {}
+    url = str(args.get("file_url") or "")
+    order = args.get("field_order")
+    if not url or not isinstance(order, list) or not order:
+        raise ApiError(
+            400, "Missing required field(s): file_url, field_order.", "MISSING_REQUIRED_FIELDS"
+        )
+    table = app.catalog.table("contacts")
+    alias = {"phone": "phone_number", "fax": "fax_number", "mobile": "phone_number"}
+    names = [alias.get(str(f), str(f)) for f in order]
+    imported: list[int] = []
+    if url.startswith("data:"):
+        header, _, payload = url.partition(",")
+        text = (
+            urllib.parse.unquote_to_bytes(payload).decode()
+            if ";base64" not in header
+            else __import__("base64").b64decode(payload).decode()
+        )
+        contacts = app.store["contacts"]
+        with app.store.lock:
+            for record in csv.reader(io.StringIO(text)):
+                values = {
+                    n: v for n, v in zip(names, record, strict=False) if table.column(n) is not None
+                }
+                if not any(values.get(c) for c in ("phone_number", "fax_number", "email")):
+                    continue
+                row = app.new_row(table, {**values, "list_id": list_id})
+                contacts.put(conform_row(table, row))
+                imported.append(row["contact_id"])
+    job = str(data.rng_for(app.gen.seed, f"import#{url}").getrandbits(62))
+    body = wire.envelope(
+        {"msg": "Messages put on queue.", "ids": [job], "id": job}, "Your file is now queued."
+    )
+    return 200, _shape_body("POST", "/lists/{}/import", body)
+
+
+# ---------------------------------------------------------------------------------------------
+# the rest
+
+
+def _export(path: str) -> Action:
+    def action(req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
+        name = req.query.get("filename") or "export"
+        url = f"{req.base_url}/exports/{urllib.parse.quote(name)}.csv"
+        return 200, _shape_body("GET", path, wire.envelope({"url": url}))
+
+    return action
+
+
+def _done(path: str, msg: str) -> Action:
+    def action(req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
+        return 200, _shape_body("PUT", path, wire.envelope([], msg))
+
+    return action
+
+
+def buy_number(app: App, params: dict[str, str]) -> tuple[int, Any]:
+    from csql.sandbox.routes import conform_row
+
+    number = params["dedicated_number"]
+    table = app.catalog.table("numbers")
+    if table is not None:
+        row = app.new_row(table, {})
+        row["dedicated_number"] = number
+        row["country"] = _country_of(number)
+        with app.store.lock:
+            app.store["numbers"].put(conform_row(table, row))
+    body = wire.envelope({"dedicated_number": number, "country": _country_of(number)})
+    return 200, _shape_body("POST", "/numbers/buy/{}", body)
+
+
+def buy_package(app: App, params: dict[str, str]) -> tuple[int, Any]:
+    from csql.sandbox.routes import ApiError
+
+    pkgs = app.store.get("recharge_packages")
+    pkg = pkgs.get((params["package_id"],)) if pkgs else None
+    if pkgs is not None and pkg is None:
+        raise ApiError(404, f"Package #{params['package_id']} not found.")
+    amount = float((pkg or {}).get("package_price") or 20)
+    acct = _account_row(app)
+    now = app.now()
+    with app.store.lock:
+        if acct is not None:
+            acct["balance"] = data.price(float(acct.get("balance") or 0) + amount)
+        tx = app.store.get("recharge_transactions")
+        if tx is not None:
+            table = app.catalog.table("recharge_transactions")
+            row = app.new_row(table, {})
+            row.update(amount=data.price(amount), currency="USD", date=now)
+            tx.put(row)
+    payload = {
+        "user_id": (acct or {}).get("user_id"),
+        "amount": data.price(amount),
+        "currency": "USD",
+        "amount_aud": data.price(amount * 1.5),
+        "date": now,
+    }
+    return 200, _shape_body("PUT", "/recharge/purchase/{}", wire.envelope(payload))
+
+
+def regen_key(app: App, params: dict[str, str]) -> tuple[int, Any]:
+    from csql.sandbox.routes import ApiError
+
+    ts = app.store.get("subaccounts")
+    row = ts.get((params["subaccount_id"],)) if ts else None
+    if row is None:
+        raise ApiError(404, f"Subaccount #{params['subaccount_id']} not found.")
+    key = data.uuids(_rng(app, "api_key"), 1)[0]
+    with app.store.lock:
+        row["api_key"] = key
+        ts.touch()
+    body = wire.envelope({"api_key": key}, "New API key has been generated.")
+    return 200, _shape_body("PUT", "/subaccounts/{}/regen-api-key", body)
+
+
+def account_usage(app: App, table: Table, params: dict[str, str]) -> Any:
+    """Usage per channel and subaccount for one month, counted from the history tables."""
+    import datetime as dt
+
+    from csql.sandbox.routes import ApiError
+
+    try:
+        year, month = int(params["year"]), int(params["month"])
+        start = int(dt.datetime(year, month, 1, tzinfo=dt.UTC).timestamp())
+        end = int(dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=dt.UTC).timestamp())
+    except (KeyError, ValueError):
+        raise ApiError(400, "year and month must be a valid year and month (1-12).") from None
+    subs = app.store.get("subaccounts")
+    names = (
+        {str(s["subaccount_id"]): s.get("api_username") for s in subs.rows.values()} if subs else {}
+    )
+    result: dict[str, Any] = {}
+    for channel, history in (
+        ("sms", "sms_history"),
+        ("mms", "mms_history"),
+        ("voice", "voice_history"),
+        ("fax", "fax_history"),
+        ("post", "letter_history"),
+        ("postcards", "postcard_history"),
+        ("email", "email_history"),
+    ):
+        ts = app.store.get(history)
+        per: dict[str, list[float]] = {}
+        if ts is not None:
+            for r in ts.rows.values():
+                d = _int(r.get("date") or r.get("date_added"))
+                if d is not None and start <= d < end:
+                    acc = per.setdefault(str(r.get("subaccount_id")), [0, 0.0])
+                    acc[0] += 1
+                    acc[1] += float(r.get("message_price") or r.get("price") or 0)
+        result[channel] = [
+            {
+                "subaccount_id": sid,
+                "username": names.get(sid, app.gen.username),
+                "total_count": c,
+                "total_price": round(p, 4),
+            }
+            for sid, (c, p) in sorted(per.items())
+        ]
+        result[f"{channel}_total"] = {
+            "count": sum(int(v[0]) for v in per.values()),
+            "price": round(sum(v[1] for v in per.values()), 4),
+        }
+    result["_currency"] = dict(wire.CURRENCY)
+    known = {c.name for c in table.columns}
+    data_obj = {k: v for k, v in result.items() if k in known or k == "_currency"}
+    ep = table.list_endpoint
+    return wire.conform(wire.envelope(data_obj), wire.shape(ep.method, ep.path))
+
+
+def statistics(app: App, table: Table) -> Any:
+    """Outbound/inbound/bounced counts and prices per day over the last 30 days of history."""
+    history = "sms_history" if table.name.startswith("sms") else "voice_history"
+    ts = app.store.get(history)
+    rows = list(ts.rows.values()) if ts else []
+    latest = max((_int(r.get("date")) or 0 for r in rows), default=app.now())
+    since = latest - 30 * 86400
+    days: dict[int, dict] = {}
+    total = {"outbound": {"count": 0, "price": 0.0}, "inbound": {"count": 0, "price": 0.0},
+             "bounced": {"count": 0, "price": 0.0}}  # fmt: skip
+    for r in rows:
+        d = _int(r.get("date"))
+        if d is None or d < since:
+            continue
+        kind = "inbound" if r.get("direction") == "in" else "outbound"
+        if r.get("status") == "Failed":
+            kind = "bounced"
+        day = days.setdefault(d - d % 86400, {k: {"count": 0, "price": 0.0} for k in total})
+        p = float(r.get("message_price") or 0)
+        for bucket in (day[kind], total[kind]):
+            bucket["count"] += 1
+            bucket["price"] = round(bucket["price"] + p, 4)
+    stats = [{"date": d, **v} for d, v in sorted(days.items())]
+    data_obj = {"total": total, "stats": stats, "_currency": dict(wire.CURRENCY)}
+    if table.column("stat") is not None:
+        data_obj["stat"] = stats
+    ep = table.list_endpoint
+    return wire.conform(wire.envelope(data_obj), wire.shape(ep.method, ep.path))
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return int(float(v))
+    except (TypeError, ValueError):
+        return None
