@@ -149,12 +149,14 @@ def records_to_arrow(
     source: path, such as year and month), the same for every row of the page.
     """
     fixed = fixed or {}
+    if not all(type(r) is dict for r in records):  # odd responses: a non-object is an empty row
+        records = [r if isinstance(r, Mapping) else {} for r in records]
     arrays = []
     for col in table.columns:
         if col.name in fixed and (col.source == "path" or not records):
             values: Sequence[Any] = [fixed[col.name]] * len(records)
         else:
-            values = [r.get(col.name) if isinstance(r, Mapping) else None for r in records]
+            values = [r.get(col.name) for r in records]
         try:
             arrays.append(convert(values, col))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:

@@ -72,8 +72,53 @@ def sql_literal(value: Any) -> exp.Expression:
     if isinstance(value, list | tuple):
         return exp.Array(expressions=[sql_literal(v) for v in value])
     if isinstance(value, bytes):
-        return exp.cast(exp.Literal.string(value.hex()), "BLOB")
+        return exp.func("from_hex", exp.Literal.string(value.hex()))
     return exp.Literal.string(str(value))
+
+
+_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
+
+
+def substitute_parameters(sql: str, params: Mapping[str, Any] | None) -> str:
+    """SQL text with each `:name` given in `params` replaced by its literal.
+
+    Done on the text (outside quotes and comments) because sqlglot cannot parse a placeholder
+    in every position (`SELECT :x`); names not in `params` are left for bind_parameters,
+    which reports them.
+    """
+    if not params:
+        return sql
+    lower = {str(k).lower(): v for k, v in params.items()}
+
+    def value(m: re.Match) -> str:
+        name = m.group(1).lower()
+        return sql_literal(lower[name]).sql(dialect=DIALECT) if name in lower else m.group(0)
+
+    out, last = [], 0
+    for m in _QUOTED.finditer(sql):
+        out.append(_PLACEHOLDER.sub(value, sql[last : m.start()]))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(_PLACEHOLDER.sub(value, sql[last:]))
+    return "".join(out)
+
+
+def parse_with_parameters(sql: str, params: Mapping[str, Any] | None) -> exp.Expression:
+    """Substitute, parse and bind: the one way statements with `:name` parameters are read."""
+    text = substitute_parameters(sql, params)
+    try:
+        tree = parse(text)
+    except ProgrammingError:
+        stripped = _QUOTED.sub("", text)
+        missing = sorted({m.group(1) for m in _PLACEHOLDER.finditer(stripped)})
+        if missing:
+            raise ProgrammingError(
+                f"missing parameter(s) {', '.join(':' + m for m in missing)}; pass them as "
+                f"execute(sql, {{{', '.join(repr(m) + ': ...' for m in missing)}}})"
+            ) from None
+        raise
+    return bind_parameters(tree, params)
 
 
 def bind_parameters(tree: exp.Expression, params: Mapping[str, Any] | None) -> exp.Expression:

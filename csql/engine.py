@@ -103,7 +103,7 @@ class Session:
             return self._explain(sql.lstrip()[len("EXPLAIN") :], params)
         if keyword == "CALL":
             return self._call([parse_call(sql, self.catalog, dict(params or {}))])
-        tree = binder.bind_parameters(binder.parse(sql), params)
+        tree = binder.parse_with_parameters(sql, params)
         if isinstance(tree, exp.Show):
             return self._show(tree)
         if isinstance(tree, exp.Describe):
@@ -253,7 +253,7 @@ class Session:
     def _explain(self, body: str, params: Mapping[str, Any] | None) -> Result:
         if binder.leading_keyword(body) == "CALL":
             return self._call([parse_call(body, self.catalog, dict(params or {}))], explain=True)
-        tree = binder.bind_parameters(binder.parse(body), params)
+        tree = binder.parse_with_parameters(body, params)
         bound = binder.bind(tree, self.catalog)
         if isinstance(bound.tree, exp.Insert | exp.Update | exp.Delete):
             return self._write(bound.tree, explain=True)

@@ -74,7 +74,6 @@ def parse_call(sql: str, catalog: Catalog, params: dict[str, Any] | None) -> Cal
 
 
 _NAMED = re.compile(r'^\s*"?([A-Za-z_][A-Za-z0-9_]*)"?\s*(?:=>|:=)\s*(.*)$', re.S)
-_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 _STRING = re.compile(r"'(?:[^']|'')*'")
 
 
@@ -101,26 +100,7 @@ def _split_args(text: str) -> list[str]:
 
 def _expression(text: str, params: dict[str, Any] | None) -> exp.Expression:
     """One argument as a SQL expression, its :name placeholders replaced by the bound values."""
-    params = {k.lower(): v for k, v in (params or {}).items()}
-    out, last = [], 0
-    for m in _STRING.finditer(text):
-        out.append(_substitute(text[last : m.start()], params))
-        out.append(m.group(0))
-        last = m.end()
-    out.append(_substitute(text[last:], params))
-    return binder.parse("SELECT " + "".join(out)).expressions[0]
-
-
-def _substitute(text: str, params: dict[str, Any]) -> str:
-    def value(m: re.Match) -> str:
-        name = m.group(1).lower()
-        if name not in params:
-            raise ProgrammingError(
-                f"missing parameter :{m.group(1)}; pass it in execute(sql, {{{m.group(1)!r}: ...}})"
-            )
-        return binder.sql_literal(params[name]).sql(dialect="duckdb")
-
-    return _PLACEHOLDER.sub(value, text)
+    return binder.parse_with_parameters("SELECT " + text, params).expressions[0]
 
 
 def signature(proc: Procedure) -> str:

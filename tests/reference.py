@@ -97,5 +97,5 @@ def _arrow(records: list, table: Table, fixed: dict) -> pa.Table:
 
 def reference_sql(sql: str, catalog: Catalog, params=None) -> str:
     """The statement with aliases resolved to table names, as the reference DuckDB names them."""
-    tree = binder.bind_parameters(binder.parse(sql), params)
+    tree = binder.parse_with_parameters(sql, params)
     return binder.bind(tree, catalog).tree.sql(dialect="duckdb")

@@ -12,7 +12,7 @@ from csql.planner import _page_window, plan_query
 
 
 def plan(catalog, sql, params=None):
-    tree = binder.bind_parameters(binder.parse(sql), params)
+    tree = binder.parse_with_parameters(sql, params)
     return plan_query(binder.bind(tree, catalog).tree, catalog)
 
 
