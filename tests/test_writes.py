@@ -123,6 +123,10 @@ def _update_column(table):
         "dedicated_number",
     }
     special = ("email", "phone", "url", "address", "media", "number", "from", "country")
+    for c in table.columns:  # a name is the safest thing to change
+        writable = c.type == "varchar" and c.writable_on_update and not c.read_only
+        if writable and c.name.endswith("name") and c.name not in skip and "user" not in c.name:
+            return c
     for c in table.columns:
         plain = c.type == "varchar" and c.writable_on_update and not c.read_only
         if plain and c.name not in skip and not any(k in c.name for k in special):
