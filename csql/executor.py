@@ -19,7 +19,7 @@ from csql.arrow import records_to_arrow, scalar_records, schema_for
 from csql.catalog import Table
 from csql.client import Client, Runner
 from csql.fetch import Page, Stream, fetch_streams, fetch_total, stream_pages
-from csql.plan import FromScan, Plan, Scan, Values
+from csql.plan import FromQuery, KeySource, Plan, Scan, Values
 
 
 class StreamError(Exception):
@@ -45,9 +45,11 @@ class Executor:
 
     # -- streams -------------------------------------------------------------------------------
 
-    def key_values(self, source: FromScan | Values, scans: dict[int, Scan]) -> list[Any]:
+    def key_values(self, source: KeySource, scans: dict[int, Scan]) -> list[Any]:
         if isinstance(source, Values):
             return list(source.values)
+        if isinstance(source, FromQuery):
+            return [r[0] for r in self.duck.execute(source.sql).fetchall()]
         view = scans[source.scan].view
         col = _quote(source.column)
         alias = f" AS {_quote(source.alias)}" if source.alias else ""

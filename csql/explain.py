@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pyarrow as pa
 
-from csql.plan import FromScan, Plan, Scan, Values
+from csql.plan import FromQuery, FromScan, Plan, Scan, Values
 
 _MAX_LISTED = 10  # key combinations listed one by one before summarising
 
@@ -45,7 +45,7 @@ def _query(scan: Scan) -> str:
 def _rows(scan: Scan) -> list[dict]:
     endpoint = scan.table.endpoints["get" if scan.mode == "get" else "list"]
     fixed = {k: v.values for k, v in scan.keys.items() if isinstance(v, Values)}
-    derived = {k: v for k, v in scan.keys.items() if isinstance(v, FromScan)}
+    derived = {k: v for k, v in scan.keys.items() if isinstance(v, FromScan | FromQuery)}
     combos = list(itertools.islice(itertools.product(*fixed.values()), _MAX_LISTED + 1))
     total = 1
     for v in fixed.values():

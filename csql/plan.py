@@ -39,7 +39,19 @@ class FromScan:
         return f"each {self.column} of scan #{self.scan}{where}"
 
 
-KeySource = Values | FromScan
+@dataclass(frozen=True)
+class FromQuery:
+    """Key values computed by an uncorrelated subquery over other scans, fetched first
+    (`list_id IN (SELECT list_id FROM lists WHERE list_name = 'VIP')`)."""
+
+    sql: str  # DuckDB SQL over the scans' views, returning the distinct non-null values
+    scans: tuple[int, ...]
+
+    def describe(self) -> str:
+        return f"each value of subquery over scan(s) {', '.join(f'#{s}' for s in self.scans)}"
+
+
+KeySource = Values | FromScan | FromQuery
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,13 @@ class Scan:
 
     @property
     def depends_on(self) -> tuple[int, ...]:
-        return tuple(k.scan for k in self.keys.values() if isinstance(k, FromScan))
+        out: list[int] = []
+        for k in self.keys.values():
+            if isinstance(k, FromScan):
+                out.append(k.scan)
+            elif isinstance(k, FromQuery):
+                out.extend(k.scans)
+        return tuple(dict.fromkeys(out))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,17 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from csql.catalog import Catalog, Column, Table
 from csql.errors import ProgrammingError
-from csql.plan import MIN_PAGE_SIZE, PAGE_SIZE, FromScan, KeySource, Plan, Scan, Values, Window
+from csql.plan import (
+    MIN_PAGE_SIZE,
+    PAGE_SIZE,
+    FromQuery,
+    FromScan,
+    KeySource,
+    Plan,
+    Scan,
+    Values,
+    Window,
+)
 
 MAX_GETS = 20  # above this many key combinations, listing beats one GET per key
 _UNSAFE_IN_Q = re.compile(r"[,:]")
@@ -179,7 +189,8 @@ class _Resolver:
     def __init__(self, scope: Scope, refs: dict[str, _Ref]) -> None:
         self.refs = refs
         self.derived_columns: set[str] | None = set()
-        for source in scope.sources.values():
+        for selected in scope.selected_sources.values():  # what FROM/JOIN name, not every CTE
+            source = selected[1] if isinstance(selected, tuple) else selected
             if isinstance(source, Scope):
                 expr = source.expression
                 if isinstance(expr, exp.Query) and not expr.is_star:
@@ -443,6 +454,11 @@ class Planner:
         self.next_id = 1
         self._join_keys: dict[int, dict[str, tuple[_Ref, str]]] = {}
         self._exact: dict[int, bool] = {}  # every predicate of the scan is exact on the server
+        # path key = / IN an uncorrelated subquery: (scan id, column) -> subquery node
+        self._subquery_keys: dict[tuple[int, str], exp.Subquery] = {}
+        self._pending: list[tuple[int, str, exp.Subquery]] = []
+        self._all_refs: list[_Ref] = []
+        self._tree: exp.Expression | None = None
 
     def _new_id(self) -> int:
         i = self.next_id
@@ -451,6 +467,7 @@ class Planner:
 
     def plan(self, tree: exp.Expression) -> Plan:
         tree = tree.copy()
+        self._tree = tree
         scopes = traverse_scope(tree)
         refs_by_scope: list[tuple[Scope, dict[str, _Ref]]] = []
         for scope in scopes:
@@ -467,9 +484,12 @@ class Planner:
             table = self.catalog.table(node.name)
             if table is None or node.name != table.name or node.name.lower() in ctes:
                 continue
-            ref = _Ref(node=node, table=table, alias=node.alias_or_name, scope=None, scan_id=self._new_id())  # type: ignore[arg-type]
+            ref = _Ref(
+                node=node, table=table, alias=node.alias_or_name, scope=None, scan_id=self._new_id()
+            )  # type: ignore[arg-type]
             all_refs.append(ref)
             refs_by_scope.append((None, {ref.alias.lower(): ref}))  # type: ignore[arg-type]
+        self._all_refs = all_refs
         for scope, refs in refs_by_scope:
             if scope is not None:
                 self._assign_conjuncts(scope, refs)
@@ -488,6 +508,7 @@ class Planner:
             if count_scan is None:
                 ref.node.set("this", exp.to_identifier(self.scans[ref.scan_id].view))
                 ref.node.set("alias", alias)
+        self._resolve_subquery_keys(tree)
         self._reuse_full_scans()
         ordered = _topological(self.scans)
         return Plan(scans=ordered, sql=tree.sql(dialect="duckdb"), count_scan=count_scan)
@@ -538,8 +559,85 @@ class Planner:
             ref = resolver.only_ref(conj)
             if ref is not None:
                 ref.conjuncts.append(conj)
+            else:
+                self._subquery_key(conj, resolver)
         for ref in refs.values():
             self._join_keys[ref.scan_id] = self._join_equalities(select, ref, refs, resolver)
+
+    def _subquery_key(self, conj: exp.Expression, resolver: _Resolver) -> None:
+        """Remember `key IN (SELECT ...)` / `key = (SELECT ...)` with an uncorrelated subquery."""
+        node = _unparen(conj)
+        col, sub = None, None
+        if isinstance(node, exp.In) and isinstance(node.args.get("query"), exp.Subquery):
+            col, sub = node.this, node.args["query"]
+        elif isinstance(node, exp.EQ):
+            for a, b in ((node.this, node.expression), (node.expression, node.this)):
+                if isinstance(_unparen(a), exp.Column) and isinstance(b, exp.Subquery):
+                    col, sub = _unparen(a), b
+        if not isinstance(col, exp.Column) or sub is None or not self._uncorrelated(sub):
+            return
+        ref = resolver.ref_of(col)
+        if ref is not None and ref.table.column(col.name).path_key:
+            self._subquery_keys.setdefault((ref.scan_id, ref.table.column(col.name).name), sub)
+
+    def _uncorrelated(self, sub: exp.Subquery) -> bool:
+        """True when every column of the subquery belongs to a table inside it.
+
+        (sqlglot's scopes cannot tell without a schema, so the catalog is the schema here;
+        a column we cannot place makes the subquery count as correlated: no pushdown.)
+        """
+        ctes = (
+            {c.alias_or_name.lower(): c for c in self._tree.find_all(exp.CTE)} if self._tree else {}
+        )
+        aliases, columns, anything = set(), set(), False
+        for t in sub.find_all(exp.Table):
+            aliases.add(t.alias_or_name.lower())
+            table = self.catalog.table(t.name)
+            if table is not None and t.name == table.name:
+                columns |= {c.lower() for c in table.column_names}
+            elif t.name.lower() in ctes and not ctes[t.name.lower()].this.is_star:
+                columns |= {n.lower() for n in ctes[t.name.lower()].this.named_selects}
+            else:
+                anything = True  # a table function or DuckDB table: its columns are unknown
+        for select in sub.find_all(exp.Select):
+            columns |= {n.lower() for n in select.named_selects}  # aliases used in ORDER BY etc.
+        for col in sub.find_all(exp.Column):
+            if col.table:
+                if col.table.lower() not in aliases:
+                    return False
+            elif col.name.lower() not in columns and not anything:
+                return False
+        return True
+
+    def _subquery_scans(self, sub: exp.Subquery) -> tuple[int, ...] | None:
+        """Scans a subquery reads (CTEs it names included); None if it reads no ClickSend table."""
+        tables = {id(t) for t in sub.find_all(exp.Table)}
+        names = {t.name.lower() for t in sub.find_all(exp.Table)}
+        for cte in self._tree.find_all(exp.CTE) if self._tree is not None else []:
+            if cte.alias_or_name.lower() in names:
+                tables |= {id(t) for t in cte.find_all(exp.Table)}
+        return tuple(r.scan_id for r in self._all_refs if id(r.node) in tables)
+
+    def _resolve_subquery_keys(self, tree: exp.Expression) -> None:
+        """Now that table names point at views, write the SQL of subquery-derived keys."""
+        with_ = tree.args.get("with_")
+        for scan_id, column, sub in self._pending:
+            select = sub.this.copy()
+            inner = exp.Subquery(this=select, alias=exp.TableAlias(
+                this=exp.to_identifier("__k"), columns=[exp.to_identifier("__v")]))  # fmt: skip
+            query = (
+                exp.select("__v")
+                .distinct()
+                .from_(inner)
+                .where(exp.column("__v").is_(exp.null()).not_())
+            )
+            if with_ is not None:
+                query.set("with_", with_.copy())
+            scan = self.scans[scan_id]
+            old = scan.keys[column]
+            assert isinstance(old, FromQuery)
+            keys = {**scan.keys, column: FromQuery(query.sql(dialect="duckdb"), old.scans)}
+            self.scans[scan_id] = _replace(scan, keys=keys)
 
     def _join_equalities(
         self, select: exp.Select, ref: _Ref, refs: dict[str, _Ref], resolver: _Resolver
@@ -628,6 +726,17 @@ class Planner:
                         )
                         push.exact = False
                         continue
+                sub = self._subquery_keys.get((ref.scan_id, col.name))
+                scans = self._subquery_scans(sub) if sub is not None else None
+                if (
+                    scans
+                    and ref.scan_id not in scans
+                    and not any(ref.scan_id in _ancestors(self.scans, s) for s in scans)
+                ):
+                    keys[col.name] = FromQuery("", scans)  # SQL written once views are named
+                    self._pending.append((ref.scan_id, col.name, sub))
+                    push.exact = False
+                    continue
                 keys[col.name] = self._fanout(ref, col)
                 push.exact = push.exact and isinstance(keys[col.name], FromScan)
         params = (

@@ -347,3 +347,46 @@ def test_metadata_tables_are_not_scans(catalog):
 def test_sql_keeps_user_aliases(catalog):
     p = plan(catalog, "SELECT Contacts.first_name FROM Contacts WHERE list_id = 1")
     assert 'AS "Contacts"' in p.sql
+
+
+# --- keys from uncorrelated subqueries ------------------------------------------------------
+
+
+def test_in_subquery_gives_dependent_keys(catalog):
+    from csql.plan import FromQuery
+
+    p = plan(
+        catalog,
+        "SELECT * FROM contacts WHERE list_id IN (SELECT list_id FROM lists WHERE list_name = 'VIP')",
+    )
+    source = scan_of(p, "contacts").keys["list_id"]
+    assert isinstance(source, FromQuery)
+    assert source.scans == (scan_of(p, "lists").id,)
+    assert "__csql_scan_" in source.sql and "'VIP'" in source.sql
+    assert not any(s.hidden for s in p.scans)
+
+
+def test_scalar_subquery_and_cte_give_dependent_keys(catalog):
+    from csql.plan import FromQuery
+
+    p = plan(
+        catalog, "SELECT count(*) FROM contacts WHERE list_id = (SELECT min(list_id) FROM lists)"
+    )
+    assert isinstance(scan_of(p, "contacts").keys["list_id"], FromQuery)
+    p = plan(catalog, "WITH vip AS (SELECT list_id FROM lists WHERE list_name = 'VIP') "
+                      "SELECT * FROM contacts WHERE list_id IN (SELECT list_id FROM vip)")  # fmt: skip
+    source = scan_of(p, "contacts").keys["list_id"]
+    assert isinstance(source, FromQuery) and source.sql.startswith("WITH vip AS")
+
+
+def test_correlated_subquery_gives_no_keys(catalog):
+    from csql.plan import FromQuery
+
+    p = plan(catalog, "SELECT * FROM lists l WHERE l.list_id IN "
+                      "(SELECT c.list_id FROM contacts c WHERE c.first_name = l.list_name)")  # fmt: skip
+    assert not any(isinstance(k, FromQuery) for s in p.scans for k in s.keys.values())
+    p = plan(
+        catalog,
+        "SELECT * FROM contacts c WHERE c.list_id IN (SELECT list_id FROM lists WHERE list_name = c.first_name)",
+    )
+    assert not isinstance(scan_of(p, "contacts").keys["list_id"], FromQuery)
