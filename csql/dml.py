@@ -306,11 +306,11 @@ def update_requests(stmt: DmlStatement, data: pa.Table) -> list[WriteRequest]:
         body = {}
         for name, v in row.items():
             if name.startswith("__keep_") and v is not None:
-                body[name[len("__keep_") :]] = json_value(
-                    v, table.column(name[len("__keep_") :]).type
-                )
+                col = table.column(name[len("__keep_") :])
+                body[col.name] = json_value(v, col.type)
         for name in stmt.columns:
-            body[name] = json_value(row[f"__set_{name}"], table.column(name).type)
+            col = table.column(name)
+            body[name] = json_value(row[f"__set_{name}"], col.type)
         out.append(
             WriteRequest(
                 endpoint.method, endpoint.render(keys), _wrap(body, endpoint.body), i, keys

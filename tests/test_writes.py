@@ -345,6 +345,13 @@ def _arg(conn, proc, param):
         return _existing(conn, "recharge_packages", "package_id")
     if param.name == "client_user_id":
         return _existing(conn, "reseller_accounts", "user_id")
+    if param.type == "json" and param.name in ("to", "cc", "bcc"):
+        return '[{"email": "csql.test@example.com", "name": "csql"}]'
+    if param.type == "json" and param.name == "from":
+        address = _existing(conn, "email_addresses", "email_address_id")
+        return f'{{"email_address_id": {address}, "name": "csql"}}'
+    if param.name == "cvc":
+        return "012"
     if param.name == "field_order":
         return '["phone_number", "first_name", "last_name"]'
     if param.name == "file_urls":
