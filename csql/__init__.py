@@ -71,3 +71,9 @@ __all__ = [
     "paramstyle",
     "threadsafety",
 ]
+
+
+def load_ipython_extension(ipython):  # `%load_ext csql`: the %csql / %%csql magics
+    from csql.jupyter import load_ipython_extension as load
+
+    load(ipython)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 
+from csql import errors as _errors
 from csql.catalog import Catalog, default_catalog
 from csql.client import Client
 from csql.engine import Result, Session
@@ -79,6 +81,9 @@ def TimestampFromTicks(ticks: float) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(ticks)
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _type_code(t: pa.DataType) -> str:
     """The DuckDB-style name of an Arrow type, used as the description's type_code."""
     if pa.types.is_boolean(t):
@@ -124,6 +129,18 @@ def _description(schema: pa.Schema) -> list[tuple]:
 
 class Connection:
     """A csql connection: credentials, options and a DuckDB session. Not shared across threads."""
+
+    # PEP 249 optional extension: the exception classes as attributes of the connection
+    Warning = _errors.Warning
+    Error = _errors.Error
+    InterfaceError = _errors.InterfaceError
+    DatabaseError = _errors.DatabaseError
+    DataError = _errors.DataError
+    OperationalError = _errors.OperationalError
+    IntegrityError = _errors.IntegrityError
+    InternalError = _errors.InternalError
+    ProgrammingError = _errors.ProgrammingError
+    NotSupportedError = _errors.NotSupportedError
 
     def __init__(
         self,
@@ -239,14 +256,39 @@ class Cursor:
             raise ProgrammingError(
                 "parameters must be a mapping for :name placeholders (paramstyle 'named')"
             )
+        self._set(Result(None))  # a failed statement leaves no stale result behind
         self._set(session.execute(operation, parameters))
         return self
 
     def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Cursor:
         """Run once per parameter set; sends via CALL are batched into few requests."""
         session = self._check()
+        self._set(Result(None))
         self._set(session.execute_many(operation, [dict(p) for p in seq_of_parameters]))
         return self
+
+    def callproc(
+        self, procname: str, parameters: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> Sequence[Any] | Mapping[str, Any]:
+        """CALL a ClickSend procedure (see sys_procedures) with positional or named arguments.
+
+        What the procedure returned is the result set; the parameters come back unchanged
+        (ClickSend's procedures have no OUT parameters).
+        """
+        self._check()
+        if not _IDENTIFIER.fullmatch(procname):
+            raise ProgrammingError(f"not a procedure name: {procname!r}")
+        if isinstance(parameters, Mapping):
+            bad = [n for n in parameters if not _IDENTIFIER.fullmatch(str(n))]
+            if bad:
+                raise ProgrammingError(f"not a parameter name: {bad[0]!r}")
+            binds = dict(parameters)
+            args = ", ".join(f"{n} => :{n}" for n in binds)
+        else:
+            binds = {f"p{i}": v for i, v in enumerate(parameters)}
+            args = ", ".join(f":{n}" for n in binds)
+        self.execute(f"CALL {procname}({args})", binds)
+        return parameters
 
     def _set(self, result: Result) -> None:
         self._result = result.table

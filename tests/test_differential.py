@@ -364,3 +364,86 @@ def test_searchable_column_variants(sb, conn, ref, catalog, table, column):
                 if col.type == "varchar":
                     failures.append(f"{sql}: {type(e).__name__}: {e}")
     assert not failures, "\n".join(failures)
+
+
+# --- property-based: random predicates over a big table ----------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TEXT = [
+    "Failed",
+    "failed",
+    "Completed",
+    "Queued",
+    "+61411111111",
+    "a,b",
+    "x:y",
+    "Zoë",
+    "O''Brien",
+    " ",
+    "%",
+    "e",
+]
+_COLUMNS = {
+    "status": _TEXT,
+    '"from"': _TEXT,
+    '"to"': _TEXT,
+    "body": _TEXT,
+    "message_id": _TEXT,
+    "country": ["AU", "US", "au", "GB"],
+}
+_DATES = [
+    "'2024-01-01'",
+    "'2024-06-15 12:00:00'",
+    "TIMESTAMP '2025-01-01'",
+    "'2023-12-31T23:59:59Z'",
+]
+
+
+@st.composite
+def _predicate(draw, depth=0):
+    kind = draw(
+        st.sampled_from(
+            ["cmp", "cmp", "date", "in", "like", "null"]
+            + (["and", "or", "not"] if depth < 2 else [])
+        )
+    )
+    if kind in ("and", "or"):
+        left, right = draw(_predicate(depth + 1)), draw(_predicate(depth + 1))
+        return f"({left} {kind.upper()} {right})"
+    if kind == "not":
+        return f"NOT ({draw(_predicate(depth + 1))})"
+    if kind == "date":
+        op = draw(st.sampled_from([">", ">=", "<", "<=", "="]))
+        return f"date {op} {draw(st.sampled_from(_DATES))}"
+    col = draw(st.sampled_from(sorted(_COLUMNS)))
+    value = draw(st.sampled_from(_COLUMNS[col]))
+    if kind == "cmp":
+        return f"{col} {draw(st.sampled_from(['=', '<>']))} '{value}'"
+    if kind == "in":
+        other = draw(st.sampled_from(_COLUMNS[col]))
+        return f"{col} IN ('{value}', '{other}')"
+    if kind == "like":
+        op = draw(st.sampled_from(["LIKE", "ILIKE", "NOT LIKE"]))
+        return f"{col} {op} '%{value.strip() or 'a'}%'"
+    return f"{col} IS {draw(st.sampled_from(['', 'NOT ']))}NULL"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    where=_predicate(),
+    tail=st.sampled_from(
+        ["", " ORDER BY message_id LIMIT 7", " ORDER BY date DESC, message_id LIMIT 3 OFFSET 2"]
+    ),
+)
+def test_random_predicates_equal_reference(sb, conn, ref, catalog, where, tail):
+    check(
+        sb,
+        conn,
+        ref,
+        catalog,
+        f"SELECT message_id, status, date FROM sms_history WHERE {where}{tail}",
+    )
