@@ -128,9 +128,12 @@ def bind_parameters(tree: exp.Expression, params: Mapping[str, Any] | None) -> e
         return tree
     params = params or {}
     lower = {str(k).lower(): v for k, v in params.items()}
-    missing = sorted({h.name for h in holders if h.name and h.name.lower() not in lower})
-    if missing or any(not h.name for h in holders):
-        if any(not h.name for h in holders):
+    positional = any(not h.name or h.name == "?" for h in holders)
+    missing = sorted(
+        {h.name for h in holders if h.name and h.name != "?" and h.name.lower() not in lower}
+    )
+    if missing or positional:
+        if positional:
             raise ProgrammingError("positional '?' parameters are not supported: use :name")
         raise ProgrammingError(
             f"missing parameter(s) {', '.join(':' + m for m in missing)}; "

@@ -341,7 +341,14 @@ class Cursor:
             import pandas  # noqa: F401
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise NotSupportedError("fetchdf() needs pandas: pip install pandas") from e
-        return self.fetch_arrow_table().to_pandas()
+        import pandas as pd
+
+        # nullable integer/boolean columns stay integers (pandas would make NULL-holding ints floats)
+        nullable = {
+            pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+            pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(),
+        }  # fmt: skip
+        return self.fetch_arrow_table().to_pandas(types_mapper=nullable.get)
 
     def __iter__(self) -> Iterator[tuple]:
         while (row := self.fetchone()) is not None:

@@ -35,6 +35,7 @@ class WriteRequest:
     row: int
     keys: dict[str, Any] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
+    current: dict[str, Any] | None = None  # DELETE ... RETURNING: the row as it was
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class DmlStatement:
     source: exp.Query | None  # the query whose rows are inserted / identify the affected rows
     columns: tuple[str, ...] = ()  # INSERT: target columns in source order; UPDATE: SET columns
     returning: tuple[exp.Expression, ...] = ()
+    alias: str | None = None  # the target's name or alias in the statement (RETURNING t.col)
 
 
 def not_allowed(table: Table, operation: str) -> NotSupportedError:
@@ -91,6 +93,11 @@ def analyze(tree: exp.Expression, catalog: Catalog, allow_unfiltered: bool = Fal
     raise NotSupportedError(f"{type(tree).__name__.upper()} is not supported")
 
 
+def _alias(tree: exp.Expression) -> str:
+    node = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    return node.alias_or_name
+
+
 def _returning(tree: exp.Expression) -> tuple[exp.Expression, ...]:
     ret = tree.args.get("returning")
     return tuple(ret.expressions) if ret is not None else ()
@@ -123,7 +130,7 @@ def _insert(tree: exp.Insert, catalog: Catalog) -> DmlStatement:
         )
     if not isinstance(source, exp.Query):
         raise ProgrammingError("INSERT needs VALUES (...) or a SELECT")
-    return DmlStatement("INSERT", table, source, tuple(names), _returning(tree))
+    return DmlStatement("INSERT", table, source, tuple(names), _returning(tree), _alias(tree))
 
 
 def _where_or_refuse(
@@ -183,9 +190,8 @@ def _update(tree: exp.Update, catalog: Catalog, allow: bool) -> DmlStatement:
             col = table.column(name)
             if name not in sets and not col.path_key and not col.read_only:
                 exprs.append(exp.column(name, table=qualifier, quoted=True).as_(f"__keep_{name}"))
-    return DmlStatement(
-        "UPDATE", table, _select_rows(tree, table, node, exprs), tuple(sets), _returning(tree)
-    )
+    rows = _select_rows(tree, table, node, exprs)
+    return DmlStatement("UPDATE", table, rows, tuple(sets), _returning(tree), qualifier)
 
 
 def _delete(tree: exp.Delete, catalog: Catalog, allow: bool) -> DmlStatement:
@@ -199,9 +205,13 @@ def _delete(tree: exp.Delete, catalog: Catalog, allow: bool) -> DmlStatement:
         raise NotSupportedError(
             "DELETE ... USING: write it as DELETE ... WHERE key IN (SELECT ...)"
         )
-    return DmlStatement(
-        "DELETE", table, _select_rows(tree, table, node, exprs), (), _returning(tree)
-    )
+    if _returning(tree):  # the rows as they were, for RETURNING
+        exprs += [
+            exp.column(c, table=qualifier, quoted=True).as_(f"__row_{c}")
+            for c in table.column_names
+        ]
+    rows = _select_rows(tree, table, node, exprs)
+    return DmlStatement("DELETE", table, rows, (), _returning(tree), qualifier)
 
 
 def sql_type(col: Column) -> str:
@@ -324,7 +334,10 @@ def delete_requests(stmt: DmlStatement, data: pa.Table) -> list[WriteRequest]:
     out = []
     for i, row in enumerate(_rows(data), start=1):
         keys = {k[len("__key_") :]: v for k, v in row.items() if k.startswith("__key_")}
-        out.append(WriteRequest(endpoint.method, endpoint.render(keys), None, i, keys))
+        current = {k[len("__row_") :]: v for k, v in row.items() if k.startswith("__row_")} or None
+        out.append(
+            WriteRequest(endpoint.method, endpoint.render(keys), None, i, keys, current=current)
+        )
     return _dedupe(out)
 
 

@@ -46,6 +46,17 @@ def _readable(message: str) -> str:
     return re.sub(r"__csql_scan_\d+_(\w+)", r"\1", message)
 
 
+def _check_kind(tree: exp.Expression) -> None:
+    """Only queries, INSERT, UPDATE and DELETE reach ClickSend; say so before resolving names."""
+    if isinstance(tree, exp.Query | exp.Insert | exp.Update | exp.Delete):
+        return
+    kind = tree.key.upper() if not isinstance(tree, exp.Command) else str(tree.this).upper()
+    raise NotSupportedError(
+        f"{kind} statements are not supported: csql's tables are ClickSend's objects "
+        "(SELECT, INSERT, UPDATE, DELETE, CALL, EXPLAIN, SHOW TABLES, DESCRIBE)"
+    )
+
+
 def _request_table(rows: list[dict]) -> pa.Table:
     schema = pa.schema([("row", pa.int32()), ("method", pa.string()), ("path", pa.string()),
                         ("query", pa.string()), ("body", pa.string())])  # fmt: skip
@@ -108,6 +119,7 @@ class Session:
             return self._show(tree)
         if isinstance(tree, exp.Describe):
             return self._describe(tree)
+        _check_kind(tree)
         bound = binder.bind(tree, self.catalog)
         if isinstance(bound.tree, exp.Insert | exp.Update | exp.Delete):
             return self._write(bound.tree)
@@ -178,14 +190,20 @@ class Session:
     def _returning(self, stmt: dml.DmlStatement, report: writer.WriteReport) -> pa.Table:
         kind = {"INSERT": "insert", "UPDATE": "update", "DELETE": "delete"}[stmt.kind]
         endpoint = stmt.table.endpoints[kind]
-        records = []
+        records: list[Any] = []
         for req, resp in report.written:
+            if req.current is not None:  # DELETE: the row as it was before
+                records.append(req.current)
+                continue
             found, _ = extract_records(resp, endpoint.records)
             records += found if found else [dict(req.keys)]
         data = records_to_arrow([r for r in records if isinstance(r, dict)], stmt.table)
         self.duck.register("__csql_returning", data)
         try:
-            select = exp.select(*[e.copy() for e in stmt.returning]).from_("__csql_returning")
+            source = exp.to_table("__csql_returning").as_(
+                stmt.alias or stmt.table.name, quoted=True
+            )
+            select = exp.select(*[e.copy() for e in stmt.returning]).from_(source)
             return self._duck(select.sql(dialect=binder.DIALECT))
         finally:
             self.duck.unregister("__csql_returning")

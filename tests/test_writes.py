@@ -467,3 +467,26 @@ def test_partial_failure_report_matches_the_server(continue_on_error):
         )
         assert len(on_server) == len(set(on_server)), "no row may be written twice"
         c.close()
+
+
+def test_returning_with_qualifiers_and_deleted_rows(conn):
+    cur = conn.execute(
+        "INSERT INTO sms_templates AS t (template_name, body) VALUES ('ret', 'b') RETURNING t.template_id, body"
+    )
+    new_id, body = cur.fetchone()
+    assert body == "b" and new_id is not None
+    cur = conn.execute(
+        "DELETE FROM sms_templates t WHERE template_id = :i RETURNING t.template_name, body",
+        {"i": new_id},
+    )
+    assert cur.fetchall() == [("ret", "b")] and cur.rowcount == 1
+
+
+def test_statements_csql_does_not_run(conn, sb):
+    sb.reset_log()
+    for sql in ("CREATE TABLE t (a INT)", "DROP TABLE lists", "ALTER TABLE lists ADD COLUMN x INT"):
+        with pytest.raises(csql.NotSupportedError, match="not supported"):
+            conn.execute(sql)
+    with pytest.raises(csql.ProgrammingError, match="use :name"):
+        conn.execute("SELECT * FROM lists WHERE list_id = ?")
+    assert len(sb.request_log) == 0
