@@ -25,7 +25,7 @@ TYPES = ("integer", "bigint", "double", "decimal", "varchar", "boolean", "timest
 OPERATIONS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 ENDPOINT_KINDS = ("list", "get", "insert", "bulk_insert", "update", "delete")
 PAGING = ("page", "cursor", "none")
-BODY_STYLES = ("object", "messages", "recipients", "none")
+BODY_STYLES = ("object", "messages", "recipients", "none", "import")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _PLACEHOLDER = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)}")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -49,6 +49,7 @@ class Endpoint:
     records: str = "data"
     body: str = "object"
     costs_money: bool = False
+    upload: str | None = None  # body "import": the procedure that uploads the rows as a file
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -284,7 +285,7 @@ def _known_keys(data: Mapping[str, Any], allowed: set[str], ctx: _Ctx, key: str)
         raise ctx.error(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}", key)
 
 
-_ENDPOINT_KEYS = {"method", "path", "paging", "records", "body", "costs_money"}
+_ENDPOINT_KEYS = {"method", "path", "paging", "records", "body", "costs_money", "upload"}
 
 
 def _endpoint(data: Any, ctx: _Ctx, key: str, kind: str) -> Endpoint:
@@ -310,8 +311,17 @@ def _endpoint(data: Any, ctx: _Ctx, key: str, kind: str) -> Endpoint:
     if body not in BODY_STYLES:
         raise ctx.error(f"body {body!r} is not one of {BODY_STYLES}", f"{key}.body")
     costs = _expect(data.get("costs_money", False), bool, ctx, f"{key}.costs_money")
+    upload = data.get("upload")
+    if (body == "import") != (upload is not None):
+        raise ctx.error("body: import and upload: <procedure> go together", f"{key}.upload")
     return Endpoint(
-        method=method, path=path, paging=paging, records=records, body=body, costs_money=costs
+        method=method,
+        path=path,
+        paging=paging,
+        records=records,
+        body=body,
+        costs_money=costs,
+        upload=upload,
     )
 
 
@@ -586,6 +596,12 @@ def _assemble(tables: list[Table], procedures: list[Procedure], exclusions: list
                         f"{t.file}: table {t.name}: columns.{c.name}.fanout: "
                         f"{c.fanout!r} is not a table.column of the catalog"
                     )
+    for t in tables:
+        for kind, ep in t.endpoints.items():
+            if ep.upload and ep.upload.lower() not in procs:
+                raise CatalogError(
+                    f"{t.file}: table {t.name}: endpoints.{kind}.upload: no procedure {ep.upload!r}"
+                )
     for p in procedures:
         if p.price and p.price.lower() not in procs:
             raise CatalogError(f"{p.file}: procedure {p.name}: price: no procedure {p.price!r}")

@@ -30,6 +30,7 @@ DEFAULT_BASE_URL = "https://rest.clicksend.com/v3"
 SESSION_OPTIONS = (
     "allow_unfiltered_writes",  # UPDATE/DELETE without WHERE (default: refused)
     "continue_on_error",  # a failed row does not stop a write statement (default: it does)
+    "bulk_import_threshold",  # INSERTs of at least this many contacts go as a file import
 )
 
 

@@ -297,6 +297,36 @@ def insert_requests(stmt: DmlStatement, data: pa.Table) -> list[WriteRequest]:
     return out
 
 
+@dataclass(frozen=True)
+class BulkFile:
+    """Rows of one list as a CSV file for an import endpoint (no header: `field_order` names
+    the columns)."""
+
+    keys: dict[str, Any]
+    field_order: tuple[str, ...]
+    content: bytes
+    rows: tuple[WriteRequest, ...]
+
+
+def bulk_files(requests: list[WriteRequest]) -> list[BulkFile]:
+    """The checked per-row requests of an INSERT, regrouped as one CSV file per path."""
+    import csv
+    import io
+
+    groups: dict[str, list[WriteRequest]] = {}
+    for r in requests:
+        groups.setdefault(r.path, []).append(r)
+    out = []
+    for reqs in groups.values():
+        order = tuple(dict.fromkeys(k for r in reqs for k in r.body))
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        for r in reqs:
+            writer.writerow(["" if r.body.get(k) is None else r.body[k] for k in order])
+        out.append(BulkFile(dict(reqs[0].keys), order, buf.getvalue().encode(), tuple(reqs)))
+    return out
+
+
 def _wrap(body: dict, style: str) -> Any:
     if style == "messages":
         return {"messages": [body]}

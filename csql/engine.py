@@ -156,6 +156,10 @@ class Session:
         if stmt.kind == "INSERT":
             rows = self.query(self._typed_source(stmt))
             requests = dml.insert_requests(stmt, rows)
+            bulk = stmt.table.endpoints.get("bulk_insert")
+            threshold = self.options.get("bulk_import_threshold")
+            if bulk is not None and threshold and len(requests) >= threshold and not stmt.returning:
+                return self._bulk_insert(stmt, bulk, requests, explain)
         else:
             rows = self.query(stmt.source)
             build = dml.update_requests if stmt.kind == "UPDATE" else dml.delete_requests
@@ -168,6 +172,55 @@ class Session:
         if stmt.returning:
             table = self._returning(stmt, report)
         return Result(table, len(report.written))
+
+    def _bulk_insert(self, stmt, endpoint, requests, explain: bool) -> Result:
+        """A large INSERT as files: upload each list's rows as CSV, then one import request.
+
+        Two requests per list instead of one per row. ClickSend queues imports, so rows may
+        take a moment to appear, and per-row errors are not reported: that is why this is
+        opt-in (connection option bulk_import_threshold).
+        """
+        import base64
+
+        upload = self.catalog.procedure(endpoint.upload)
+        report = writer.WriteReport()
+        explained: list[dict] = []
+        for i, f in enumerate(files := dml.bulk_files(requests)):
+            content = base64.b64encode(f.content).decode()
+            up = build_request(upload, {"content": content, "convert": "csv"}, i + 1)
+            if explain:
+                explained += writer.describe_requests([up])
+                explained[-1]["body"] = (
+                    f'{{"content": "<{len(f.rows)} rows as CSV, {len(f.content)} bytes>"}}'
+                )
+                body = {"file_url": "<_url of the upload>", "field_order": list(f.field_order)}
+                explained += writer.describe_requests(
+                    [dml.WriteRequest(endpoint.method, endpoint.render(f.keys), body, i + 1)]
+                )
+                continue
+            done = self._send([up])
+            url = None
+            if done.written:
+                records, _ = extract_records(done.written[0][1], upload.result)
+                url = records[0].get("_url") if records and isinstance(records[0], dict) else None
+            imported = None
+            if url:
+                body = {"file_url": url, "field_order": list(f.field_order)}
+                imported = self._send(
+                    [dml.WriteRequest(endpoint.method, endpoint.render(f.keys), body, i + 1)]
+                )
+            if imported is not None and imported.written:
+                report.written += [(r, imported.written[0][1]) for r in f.rows]
+                continue
+            error = (imported.failed if imported else done.failed) or [(up, OperationalError(
+                f"POST {upload.path}: ClickSend returned no file URL to import"))]  # fmt: skip
+            report.failed += [(r, error[0][1]) for r in f.rows]
+            report.not_attempted += [r for later in files[i + 1 :] for r in later.rows]
+            break
+        if explain:
+            return Result(_request_table(explained))
+        writer.raise_for_failures(f"INSERT {stmt.table.name} (bulk import)", report)
+        return Result(None, len(report.written))
 
     def _typed_source(self, stmt: dml.DmlStatement) -> exp.Expression:
         """The INSERT's rows cast to the columns' types, so bad values fail before any request."""

@@ -490,3 +490,34 @@ def test_statements_csql_does_not_run(conn, sb):
     with pytest.raises(csql.ProgrammingError, match="use :name"):
         conn.execute("SELECT * FROM lists WHERE list_id = ?")
     assert len(sb.request_log) == 0
+
+
+def test_large_insert_into_contacts_is_one_file_import_per_list():
+    with Sandbox(seed=6, scale=1) as s:
+        c = csql.connect(s.username, s.api_key, s.base_url, bulk_import_threshold=50)
+        a, b = [
+            r[0] for r in c.execute("SELECT list_id FROM lists ORDER BY list_id LIMIT 2").fetchall()
+        ]
+        rows = ", ".join(
+            f"({a if i % 2 else b}, '+6140000{i:04d}', 'Bulk {i}')" for i in range(300)
+        )
+        sql = f"INSERT INTO contacts (list_id, phone_number, first_name) VALUES {rows}"
+        explained = c.execute("EXPLAIN " + sql).fetchall()
+        assert [(r[1], r[2].split("/")[1]) for r in explained] == [
+            ("POST", "uploads"),
+            ("POST", "lists"),
+        ] * 2
+        s.reset_log()
+        assert c.execute(sql).rowcount == 300
+        assert [r[0] for r in s.request_log] == ["POST"] * 4  # an upload and an import per list
+        got = c.execute(
+            "SELECT list_id, count(*) FROM contacts WHERE first_name LIKE 'Bulk %' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        assert got == sorted([(a, 150), (b, 150)])
+        # below the threshold, or with RETURNING, rows go one POST each
+        s.reset_log()
+        c.execute(
+            f"INSERT INTO contacts (list_id, phone_number) VALUES ({a}, '+61411111111'), ({a}, '+61422222222')"
+        )
+        assert len([r for r in s.request_log if r[0] == "POST"]) == 2
+        c.close()

@@ -12,6 +12,7 @@ import csv
 import io
 import math
 import re
+import time
 import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -196,6 +197,7 @@ def install(app: App) -> None:
     on("POST", "/lists/{list_id}/import")(
         lambda req, params, args: import_contacts(app, req, params, args)
     )
+    on("POST", "/uploads")(lambda req, params, args: upload(app, req, args))
     for path in (
         "/sms/history/export",
         "/mms/history/export",
@@ -604,9 +606,50 @@ def remove_duplicates(app: App, params: dict[str, str], args: Any) -> tuple[int,
     return 200, _shape_body("PUT", "/lists/{}/remove-duplicates", body)
 
 
+def upload(app: App, req: Request, args: Any) -> tuple[int, Any]:
+    """Keep an uploaded file (base64 `content`) and give its URL, as ClickSend does; an import
+    of that URL reads it back. Files are kept for the life of the sandbox."""
+    import base64
+    import binascii
+
+    from csql.sandbox.routes import ApiError
+
+    content = args.get("content") if isinstance(args, dict) else None
+    if not content:
+        raise ApiError(400, "Missing required field(s): content.", "MISSING_REQUIRED_FIELDS")
+    try:
+        raw = base64.b64decode(str(content), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "content is not valid base64.", "BAD_REQUEST") from None
+    kind = req.query.get("convert") or "csv"
+    with app.store.lock:
+        files = app.store.state.setdefault("uploads", {})
+        upload_id = len(files) + 1
+        name = f"upload-{upload_id}.{'csv' if kind == 'csv' else 'pdf'}"
+        files[name] = raw
+    now = int(time.time())
+    data_ = {
+        "upload_id": upload_id,
+        "file_name": name,
+        "date_added": now,
+        "date_delete": now + 600,
+        "user_id": 1,
+        "_url": f"{req.base_url}/uploads/{name}",
+    }
+    return 200, _shape_body("POST", "/uploads", wire.envelope(data_, "File uploaded."))
+
+
+def _uploaded(app: App, req: Request, url: str) -> bytes | None:
+    prefix = f"{req.base_url}/uploads/"
+    if not url.startswith(prefix):
+        return None
+    return app.store.state.get("uploads", {}).get(url[len(prefix) :])
+
+
 def import_contacts(app: App, req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
-    """Queue an import. A `data:` URL's CSV is imported at once (the sandbox reaches no other
-    host); any other URL is accepted and queued, and imports nothing."""
+    """Import a CSV file into a list. A file uploaded to this sandbox (POST /uploads) or a
+    `data:` URL is imported at once (the sandbox reaches no other host); any other URL is
+    accepted and queued, and imports nothing."""
     from csql.sandbox.routes import ApiError, conform_row
 
     list_id = params["list_id"]
@@ -622,13 +665,15 @@ def import_contacts(app: App, req: Request, params: dict[str, str], args: Any) -
     alias = {"phone": "phone_number", "fax": "fax_number", "mobile": "phone_number"}
     names = [alias.get(str(f), str(f)) for f in order]
     imported: list[int] = []
-    if url.startswith("data:"):
+    uploaded = _uploaded(app, req, url)
+    if url.startswith("data:") or uploaded is not None:
         header, _, payload = url.partition(",")
-        text = (
-            urllib.parse.unquote_to_bytes(payload).decode()
-            if ";base64" not in header
-            else __import__("base64").b64decode(payload).decode()
-        )
+        if uploaded is not None:
+            text = uploaded.decode("utf-8-sig")
+        elif ";base64" not in header:
+            text = urllib.parse.unquote_to_bytes(payload).decode()
+        else:
+            text = __import__("base64").b64decode(payload).decode()
         contacts = app.store["contacts"]
         with app.store.lock:
             for record in csv.reader(io.StringIO(text)):
