@@ -165,6 +165,7 @@ class Procedure:
     costs_money: bool = False
     destructive: bool = False
     price: str | None = None
+    result_table: str | None = None  # the result's fields take this table's column types
 
     @property
     def endpoint(self) -> Endpoint:
@@ -455,7 +456,7 @@ def _table(name: str, data: Any, group: str, ctx: _Ctx) -> Table:
 
 _PROC_KEYS = {
     "description", "method", "path", "parameters", "body", "result", "costs_money", "destructive",
-    "price",
+    "price", "result_table",
 }  # fmt: skip
 _PARAM_KEYS = {"type", "required", "in", "description", "default"}
 
@@ -510,6 +511,7 @@ def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
         costs_money=bool(data.get("costs_money", False)),
         destructive=bool(data.get("destructive", False)),
         price=data.get("price"),
+        result_table=data.get("result_table"),
     )
 
 
@@ -603,6 +605,10 @@ def _assemble(tables: list[Table], procedures: list[Procedure], exclusions: list
                     f"{t.file}: table {t.name}: endpoints.{kind}.upload: no procedure {ep.upload!r}"
                 )
     for p in procedures:
+        if p.result_table and p.result_table.lower() not in names:
+            raise CatalogError(
+                f"{p.file}: procedure {p.name}: result_table: no table {p.result_table!r}"
+            )
         if p.price and p.price.lower() not in procs:
             raise CatalogError(f"{p.file}: procedure {p.name}: price: no procedure {p.price!r}")
     return Catalog(

@@ -18,8 +18,8 @@ import pyarrow as pa
 from sqlglot import exp
 
 from csql import binder, dml, metadata, writer
-from csql.arrow import extract_records, records_to_arrow
-from csql.catalog import Catalog, Procedure
+from csql.arrow import convert, extract_records, records_to_arrow
+from csql.catalog import Catalog, Procedure, Table
 from csql.client import Client, Runner
 from csql.errors import (
     DataError,
@@ -63,8 +63,10 @@ def _request_table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def records_table(records: list[Any]) -> pa.Table:
-    """What an action returned, as rows: nested values as JSON text, one column per field."""
+def records_table(records: list[Any], like: Table | None = None) -> pa.Table:
+    """What an action returned, as rows: one column per field; a field that `like` has as a
+    column gets that column's type (a sent SMS's `date` is a timestamp, as in sms_history),
+    other nested values become JSON text."""
     rows = [r if isinstance(r, dict) else {"value": r} for r in records]
     names = list(dict.fromkeys(k for r in rows for k in r))
     if not names:
@@ -72,6 +74,13 @@ def records_table(records: list[Any]) -> pa.Table:
     cols = {}
     for n in names:
         vals = [r.get(n) for r in rows]
+        column = like.column(n) if like is not None else None
+        if column is not None:
+            try:
+                cols[n] = convert(vals, column)
+                continue
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                pass  # an odd value: keep it as ClickSend sent it
         if any(isinstance(v, dict | list) for v in vals):
             vals = [json.dumps(v) if v is not None else None for v in vals]
         try:
@@ -293,7 +302,8 @@ class Session:
             records += found
         count = sum(len(r.body.get("messages") or r.body.get("recipients") or [None])
                     if isinstance(r.body, dict) else 1 for r, _ in report.written)  # fmt: skip
-        return Result(records_table(records), count)
+        like = self.catalog.table(proc.result_table) if proc.result_table else None
+        return Result(records_table(records, like), count)
 
     def _price_quote(self, proc: Procedure, calls: list[Call]) -> list[dict]:
         """EXPLAIN of a send: what the matching price endpoint quotes for the same messages."""
