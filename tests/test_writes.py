@@ -350,6 +350,10 @@ def _arg(conn, proc, param):
     if param.type == "json" and param.name == "from":
         address = _existing(conn, "email_addresses", "email_address_id")
         return f'{{"email_address_id": {address}, "name": "csql"}}'
+    if param.name == "content":  # a file, base64-encoded
+        return "KzYxNDExMTExMTExLEFubg=="
+    if param.name == "convert":
+        return "csv"
     if param.name == "cvc":
         return "012"
     if param.name == "field_order":
