@@ -8,7 +8,6 @@ and gets back an Arrow table.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from csql.errors import (
 )
 from csql.executor import Executor, StreamError
 from csql.explain import explain_plan
+from csql.plan import readable
 from csql.planner import plan_query
 from csql.procedures import Call, batch, build_request, parse_call
 
@@ -43,7 +43,7 @@ class Result:
 
 def _readable(message: str) -> str:
     """DuckDB's message with csql's internal view names turned back into table names."""
-    return re.sub(r"__csql_scan_\d+_(\w+)", r"\1", message)
+    return readable(message).replace("EXPLAIN SELECT", "SELECT")
 
 
 def _check_kind(tree: exp.Expression) -> None:

@@ -19,7 +19,7 @@ from csql.arrow import records_to_arrow, scalar_records, schema_for
 from csql.catalog import Table
 from csql.client import Client, Runner
 from csql.fetch import Page, Stream, fetch_streams, fetch_total, stream_pages
-from csql.plan import FromQuery, KeySource, Plan, Scan, Values
+from csql.plan import FromQuery, KeySource, Plan, Scan, Values, readable
 
 
 class StreamError(Exception):
@@ -107,7 +107,14 @@ class Executor:
         """Bind the SQL against empty views first: a bad column fails before any request."""
         for scan in plan.scans:
             self.register(scan, schema_for(scan.table).empty_table())
-        self.duck.execute(f"EXPLAIN {plan.sql}")
+        count = f"__csql_count_{plan.count_scan}" if plan.count_scan is not None else None
+        if count:
+            self.duck.register(count, pa.table({"total": pa.array([], pa.int64())}))
+        try:
+            self.duck.execute(f"EXPLAIN {plan.sql}")
+        finally:
+            if count:
+                self.duck.unregister(count)
 
     def cleanup(self) -> None:
         for view in self._registered:
@@ -132,7 +139,9 @@ class Executor:
             for level in _levels(plan, scans):
                 self._run_level(level, scans)
             try:
-                return self.duck.sql(plan.sql).to_arrow_table()
+                result = self.duck.sql(plan.sql).to_arrow_table()
+                # unaliased expressions are named by their text: give back the user's names
+                return result.rename_columns([readable(n) for n in result.column_names])
             except duckdb.Error:
                 if self._stream_error is not None:  # the real cause, not DuckDB's wrapper
                     raise StreamError(self._stream_error) from None

@@ -6,6 +6,7 @@ renders it without sending anything.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,25 @@ from csql.catalog import Table
 
 PAGE_SIZE = 100  # ClickSend's maximum page size
 MIN_PAGE_SIZE = 15  # and its minimum
+
+
+def view_name(scan_id: int, table: str) -> str:
+    """The DuckDB view that holds one scan's rows."""
+    return f"__csql_scan_{scan_id}_{table}"
+
+
+_VIEW = re.compile(r'__csql_scan_\d+_(\w+)(?: AS "?([^"\s),]+)"?)?')
+
+
+def readable(text: str) -> str:
+    """Text DuckDB wrote about the rewritten SQL (a column name, an error) as the user wrote it:
+    `__csql_scan_3_lists AS lists` -> `lists`, `__csql_scan_3_lists AS "l"` -> `lists AS l`."""
+
+    def back(m: re.Match) -> str:
+        table, alias = m.group(1), m.group(2)
+        return table if alias in (None, table) else f"{table} AS {alias}"
+
+    return _VIEW.sub(back, text)
 
 
 @dataclass(frozen=True)

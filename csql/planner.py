@@ -41,6 +41,7 @@ from csql.plan import (
     Scan,
     Values,
     Window,
+    view_name,
 )
 
 MAX_GETS = 20  # above this many key combinations, listing beats one GET per key
@@ -177,6 +178,11 @@ def _conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
     return list(node.flatten()) if isinstance(node, exp.And) else [node]
 
 
+def _negated(node: exp.Expression) -> bool:
+    """True for a predicate that sqlglot marks as negated in place (x NOT LIKE 'a')."""
+    return bool(node.args.get("negate"))
+
+
 def _unparen(node: exp.Expression) -> exp.Expression:
     while isinstance(node, exp.Paren):
         node = node.this
@@ -244,6 +250,9 @@ class _Pushdown:
 
     def add(self, conj: exp.Expression) -> None:
         node = _unparen(conj)
+        if _negated(node):  # NOT LIKE / NOT ILIKE: sqlglot keeps them as Like(negate=True)
+            self.exact = False
+            return
         handled = (
             self._equality(node)
             or self._in(node)
@@ -356,6 +365,8 @@ class _Pushdown:
         return "loose"
 
     def _q_term(self, node: exp.Expression) -> tuple[str, str] | None:
+        if _negated(node):
+            return None
         if isinstance(node, exp.EQ):
             found = self._col_literal(node)
             if found and found[0].searchable:
@@ -499,13 +510,15 @@ class Planner:
             for ref in refs.values():
                 self._plan_ref(ref)
         count_scan = None
+        if simple is not None and not self._key_subqueries_only(tree, simple):
+            simple = None
         if simple is not None:
             count_scan = self._count(tree, simple)
             if count_scan is None:
                 self._window(tree, simple)
         for ref in all_refs:
             alias = exp.TableAlias(this=exp.to_identifier(ref.alias, quoted=True))
-            if count_scan is None:
+            if ref.scan_id != count_scan:  # the counted table is no longer in the SQL
                 ref.node.set("this", exp.to_identifier(self.scans[ref.scan_id].view))
                 ref.node.set("alias", alias)
         self._resolve_subquery_keys(tree)
@@ -733,9 +746,9 @@ class Planner:
                     and ref.scan_id not in scans
                     and not any(ref.scan_id in _ancestors(self.scans, s) for s in scans)
                 ):
+                    # exact: the server returns precisely the rows of those key values
                     keys[col.name] = FromQuery("", scans)  # SQL written once views are named
                     self._pending.append((ref.scan_id, col.name, sub))
-                    push.exact = False
                     continue
                 keys[col.name] = self._fanout(ref, col)
                 push.exact = push.exact and isinstance(keys[col.name], FromScan)
@@ -749,7 +762,7 @@ class Planner:
         self.scans[ref.scan_id] = Scan(
             id=ref.scan_id,
             table=table,
-            view=f"__csql_scan_{ref.scan_id}_{table.name}",
+            view=view_name(ref.scan_id, table.name),
             mode=mode,
             keys=keys,
             params=params,
@@ -776,7 +789,7 @@ class Planner:
         self.scans[pid] = Scan(
             id=pid,
             table=parent,
-            view=f"__csql_scan_{pid}_{parent.name}",
+            view=view_name(pid, parent.name),
             keys=pkeys,
             hidden=True,
         )
@@ -809,16 +822,26 @@ class Planner:
         """The reference of a query that reads one ClickSend table and nothing else."""
         if not isinstance(tree, exp.Select) or root is None or root.expression is not tree:
             return None
-        if len(refs_by_scope) != 1 or refs_by_scope[0][0] is not root:
+        root_refs = [refs for scope, refs in refs_by_scope if scope is root]
+        if len(root_refs) != 1 or len(root_refs[0]) != 1:
             return None
-        refs = refs_by_scope[0][1]
-        if len(refs) != 1 or len(root.sources) != 1 or tree.args.get("joins"):
+        if len(root.sources) != 1 or tree.args.get("joins"):
             return None
         if any(tree.args.get(k) for k in ("group", "having", "distinct", "qualify", "with_")):
             return None
-        if tree.find(exp.Window, exp.Subquery):
+        if tree.find(exp.Window):
             return None
-        return next(iter(refs.values()))
+        # subqueries (and the tables in them) only where they supply this table's keys;
+        # checked again by _key_subqueries_only once the keys are planned
+        return next(iter(root_refs[0].values()))
+
+    def _key_subqueries_only(self, tree: exp.Expression, ref: _Ref) -> bool:
+        """True when every subquery of the query is one that gives `ref` its key values."""
+        allowed = [sub for sid, _, sub in self._pending if sid == ref.scan_id]
+        inside = {id(n) for sub in allowed for n in sub.walk()}
+        if any(id(sq) not in inside for sq in tree.find_all(exp.Subquery)):
+            return False
+        return all(r is ref or id(r.node) in inside for r in self._all_refs)
 
     def _count(self, tree: exp.Select, ref: _Ref) -> int | None:
         """COUNT(*) from `total`: one request per key stream instead of every page."""

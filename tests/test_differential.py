@@ -188,6 +188,19 @@ QUERIES = [
     ("SELECT count(*) FROM sms_history", 1),
     ("SELECT count(*) AS n FROM lists", 1),
     ("SELECT count(*) FROM contacts", 6),
+    (
+        "SELECT count(*) FROM contacts WHERE list_id IN (SELECT list_id FROM lists WHERE list_name = 'VIP')",
+        2,
+    ),
+    ("SELECT count(*) FROM contacts WHERE list_id = (SELECT min(list_id) FROM lists)", 2),
+    (
+        "SELECT count(*) FROM contacts WHERE list_id IN (SELECT list_id FROM lists) AND first_name LIKE 'A%'",
+        None,
+    ),
+    (
+        "SELECT count(*), (SELECT count(*) FROM lists) FROM contacts WHERE list_id = (SELECT min(list_id) FROM lists)",
+        None,
+    ),
     ("SELECT count(*), count(*) AS again FROM contacts", 6),
     ("SELECT count(*) FROM sms_history WHERE status = 'Failed'", None),
     ("SELECT count(first_name) FROM contacts", None),

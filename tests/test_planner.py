@@ -390,3 +390,24 @@ def test_correlated_subquery_gives_no_keys(catalog):
         "SELECT * FROM contacts c WHERE c.list_id IN (SELECT list_id FROM lists WHERE list_name = c.first_name)",
     )
     assert not isinstance(scan_of(p, "contacts").keys["list_id"], FromQuery)
+
+
+def test_count_with_keys_from_a_subquery_uses_total(catalog):
+    p = plan(
+        catalog,
+        "SELECT count(*) FROM contacts WHERE list_id IN (SELECT list_id FROM lists WHERE list_name = 'VIP')",
+    )
+    assert p.count_scan == scan_of(p, "contacts").id
+    assert scan_of(p, "contacts").mode == "count"
+    p = plan(
+        catalog, "SELECT count(*), (SELECT count(*) FROM lists) FROM contacts WHERE list_id = 3"
+    )
+    assert p.count_scan is None  # another subquery: the SQL must stay as written
+
+
+@pytest.mark.parametrize("where", ["template_name NOT LIKE '%a%'", "template_name NOT ILIKE 'a'",
+                                   "template_name NOT IN ('a', 'b')", "NOT template_name = 'a'",
+                                   "(template_name NOT LIKE 'x' OR body = 'y')"])  # fmt: skip
+def test_negations_are_never_pushed(catalog, where):
+    p = plan(catalog, f"SELECT * FROM sms_templates WHERE {where}")
+    assert scan_of(p, "sms_templates").params == {}

@@ -149,6 +149,16 @@ def test_explain_sends_nothing(conn, sb):
     assert rows[-1][2] == "duckdb"
 
 
+def test_explain_of_every_shortcut_validates_without_sending(conn, sb):
+    sb.reset_log()
+    for sql in ("SELECT count(*) FROM contacts WHERE list_id = 3", "SELECT * FROM sms_history LIMIT 5 OFFSET 200",
+                "SELECT * FROM lists WHERE list_id = 1", "SELECT * FROM sms_history WHERE status = 'Failed' LIMIT 2"):  # fmt: skip
+        assert conn.execute("EXPLAIN " + sql).fetchall()[-1][2] == "duckdb"
+    assert len(sb.request_log) == 0
+    with pytest.raises(csql.ProgrammingError, match="nope"):
+        conn.execute("EXPLAIN SELECT nope FROM contacts WHERE list_id = 3")
+
+
 def test_closed_cursor_and_connection(sb):
     c = csql.connect(sb.username, sb.api_key, sb.base_url)
     cur = c.cursor()
