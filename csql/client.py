@@ -15,6 +15,7 @@ Retry rules (the safety contract of writes):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import random
 import threading
 import time
@@ -349,6 +350,8 @@ class Runner:
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
         try:
             return future.result(timeout)
+        except concurrent.futures.CancelledError:
+            raise OperationalError("the statement was interrupted") from None
         except BaseException:
             future.cancel()
             raise
@@ -357,11 +360,14 @@ class Runner:
         """Start a coroutine and return its concurrent.futures.Future."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
 
-    def call(self, fn: Callable[[], T]) -> T:
-        async def wrap() -> T:
-            return fn()
+    def cancel_all(self) -> None:
+        """Cancel every task running on the loop (an interrupted statement's requests)."""
 
-        return self.run(wrap())
+        def cancel() -> None:
+            for task in asyncio.all_tasks(self.loop):
+                task.cancel()
+
+        self.loop.call_soon_threadsafe(cancel)
 
     def close(self) -> None:
         if self.loop.is_running():

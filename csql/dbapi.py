@@ -180,6 +180,13 @@ class Connection:
             raise InterfaceError("the connection is closed; open a new one with csql.connect()")
         return self._session
 
+    def interrupt(self) -> None:
+        """Cancel the statement running on this connection (from another thread, like
+        sqlite3's): pending requests stop and the statement raises OperationalError."""
+        session = self._session
+        if session is not None:
+            session.interrupt()
+
     def cursor(self) -> Cursor:
         self._live()
         return Cursor(self)

@@ -112,6 +112,12 @@ class Session:
             self.runner = None
         self.duck.close()
 
+    def interrupt(self) -> None:
+        """Stop the running statement: DuckDB stops pulling and pending page fetches end."""
+        self.duck.interrupt()
+        if self.runner is not None:
+            self.runner.cancel_all()
+
     def _executor(self) -> Executor:
         if self.runner is None:
             self.runner = Runner()
@@ -323,7 +329,7 @@ class Session:
                 else data
             )
             rows.append({"row": req.row, "method": "price quote", "path": req.path, "query": None,
-                         "body": json.dumps(quote, default=str)})  # fmt: skip
+                         "body": json.dumps(quote, default=str, ensure_ascii=False)})  # fmt: skip
         for req, err in report.failed:
             rows.append({"row": req.row, "method": "price quote", "path": req.path, "query": None,
                          "body": f"could not get a quote: {err}"})  # fmt: skip

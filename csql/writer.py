@@ -132,7 +132,9 @@ def describe_requests(requests: list[WriteRequest]) -> list[dict]:
             "method": r.method,
             "path": r.path,
             "query": "&".join(f"{k}={v}" for k, v in r.query.items()) or None,
-            "body": json.dumps(redact(r.body), default=str) if r.body is not None else None,
+            "body": json.dumps(redact(r.body), default=str, ensure_ascii=False)
+            if r.body is not None
+            else None,
         }
         for r in requests
     ]

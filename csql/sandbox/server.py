@@ -15,6 +15,7 @@ import contextlib
 import math
 import random
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -126,6 +127,11 @@ class SandboxServer(ThreadingHTTPServer):
     def base_url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/v3"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a LIMIT that stopped paging early) is normal, not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def fault(self) -> str | None:
         """'error' (a 500), 'drop' (connection closed, no response) or None, seeded."""
