@@ -166,16 +166,23 @@ def _select_rows(
     return select
 
 
-def _update(tree: exp.Update, catalog: Catalog, allow: bool) -> DmlStatement:
+def _keyed(tree: exp.Expression, catalog: Catalog, op: str, allow: bool):
+    """UPDATE/DELETE alike: the target, its qualifier, and the columns naming each row's key."""
     table, node = _target(tree, catalog)
-    check_allowed(table, "UPDATE")
-    _where_or_refuse(tree, table, "UPDATE", allow)
-    keys = _key_columns(table, "UPDATE")
+    check_allowed(table, op)
+    _where_or_refuse(tree, table, op, allow)
     qualifier = node.alias_or_name
+
+    def col(name: str, prefix: str) -> exp.Expression:
+        return exp.column(name, table=qualifier, quoted=True).as_(f"{prefix}{name}")
+
+    keys = [col(k, "__key_") for k in _key_columns(table, op)]
+    return table, node, qualifier, keys, col
+
+
+def _update(tree: exp.Update, catalog: Catalog, allow: bool) -> DmlStatement:
+    table, node, qualifier, exprs, col_as = _keyed(tree, catalog, "UPDATE", allow)
     sets: list[str] = []
-    exprs: list[exp.Expression] = [
-        exp.column(k, table=qualifier, quoted=True).as_(f"__key_{k}") for k in keys
-    ]
     for eq in tree.expressions:
         if not isinstance(eq, exp.EQ) or not isinstance(eq.this, exp.Column):
             raise ProgrammingError("SET takes column = value pairs")
@@ -185,31 +192,23 @@ def _update(tree: exp.Update, catalog: Catalog, allow: bool) -> DmlStatement:
             raise ProgrammingError(f"{table.name}.{col.name} is {what}: UPDATE cannot change it")
         sets.append(col.name)
         exprs.append(exp.cast(eq.expression.copy(), sql_type(col)).as_(f"__set_{col.name}"))
-    for group in table.required_on_insert:
+    for group in table.required_on_insert:  # sent along: ClickSend wants one of them present
         for name in group:
             col = table.column(name)
             if name not in sets and not col.path_key and not col.read_only:
-                exprs.append(exp.column(name, table=qualifier, quoted=True).as_(f"__keep_{name}"))
+                exprs.append(col_as(name, "__keep_"))
     rows = _select_rows(tree, table, node, exprs)
     return DmlStatement("UPDATE", table, rows, tuple(sets), _returning(tree), qualifier)
 
 
 def _delete(tree: exp.Delete, catalog: Catalog, allow: bool) -> DmlStatement:
-    table, node = _target(tree, catalog)
-    check_allowed(table, "DELETE")
-    _where_or_refuse(tree, table, "DELETE", allow)
-    keys = _key_columns(table, "DELETE")
-    qualifier = node.alias_or_name
-    exprs = [exp.column(k, table=qualifier, quoted=True).as_(f"__key_{k}") for k in keys]
     if tree.args.get("using"):
         raise NotSupportedError(
             "DELETE ... USING: write it as DELETE ... WHERE key IN (SELECT ...)"
         )
+    table, node, qualifier, exprs, col_as = _keyed(tree, catalog, "DELETE", allow)
     if _returning(tree):  # the rows as they were, for RETURNING
-        exprs += [
-            exp.column(c, table=qualifier, quoted=True).as_(f"__row_{c}")
-            for c in table.column_names
-        ]
+        exprs += [col_as(c, "__row_") for c in table.column_names]
     rows = _select_rows(tree, table, node, exprs)
     return DmlStatement("DELETE", table, rows, (), _returning(tree), qualifier)
 
