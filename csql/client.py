@@ -59,9 +59,10 @@ class Stats:
     pages_expected: int = 0  # grows as first pages reveal how many pages their streams have
     progress: Callable[[int, int], None] | None = None  # called with (done, expected)
 
-    def add(self, method: str, size: int) -> None:
+    def add(self, method: str) -> None:
+        """A request was sent (counted when it leaves, so cancelled ones count too: ClickSend
+        counts them against the rate limit)."""
         self.requests += 1
-        self.bytes += size
         self.by_method[method] = self.by_method.get(method, 0) + 1
 
     def expect(self, pages: int) -> None:
@@ -233,6 +234,7 @@ class Client:
             await self._limiter.acquire()
             try:
                 async with self._sem:
+                    self.stats.add(method)
                     resp = await http.request(
                         method, path, params=dict(params or {}), content=content, headers=headers
                     )
@@ -243,7 +245,6 @@ class Client:
                     self.stats.retries += 1
                     await asyncio.sleep(self._backoff(attempt))
                     continue
-                self.stats.add(method, 0)
                 hint = (
                     ""
                     if method != "POST"
@@ -256,7 +257,7 @@ class Client:
                         self._api_key,
                     )
                 ) from None
-            self.stats.add(method, len(resp.content))
+            self.stats.bytes += len(resp.content)
             if resp.status_code == 429 and attempt < self.options["max_retries"]:
                 attempt += 1
                 self.stats.retries += 1

@@ -60,12 +60,17 @@ class Executor:
     def streams(self, scan: Scan, scans: dict[int, Scan]) -> list[Stream]:
         """One stream per combination of key values (none when a key has no values)."""
         endpoint = scan.table.endpoints["get" if scan.mode == "get" else "list"]
+        params = dict(scan.params)
+
+        def convert(page: Page) -> pa.Table:
+            return self.page_table(scan.table, page, params)
+
         names = list(scan.keys)
         value_lists = [self.key_values(scan.keys[n], scans) for n in names]
         out = []
         for combo in itertools.product(*value_lists):
             keys = dict(zip(names, combo, strict=True))
-            out.append(Stream(endpoint, endpoint.render(keys), dict(scan.params), keys))
+            out.append(Stream(endpoint, endpoint.render(keys), dict(scan.params), keys, convert))
         return out
 
     # -- Arrow ---------------------------------------------------------------------------------
@@ -80,6 +85,8 @@ class Executor:
 
     @staticmethod
     def page_table(table: Table, page: Page, params: dict[str, str]) -> pa.Table:
+        if page.table is not None:  # converted when it arrived
+            return page.table
         records = page.records
         if records and not isinstance(records[0], dict):
             records = scalar_records(records, table)

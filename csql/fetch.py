@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -33,6 +33,9 @@ class Stream:
     path: str
     params: Mapping[str, str]
     keys: Mapping[str, Any]  # the key values that produced `path` (they fill source: path columns)
+    # turns a page's records into Arrow as soon as the page arrives: the conversion overlaps
+    # the other requests' network waits, and raw JSON objects do not pile up in memory
+    convert: Callable[[Page], Any] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -42,6 +45,16 @@ class Page:
     last_page: int | None = None
     total: int | None = None
     next_cursor: str | None = None
+    table: Any = None  # the records as Arrow, once converted (records are then dropped)
+    count: int = 0  # how many records the page had
+
+
+def _converted(page: Page) -> Page:
+    page.count = len(page.records)
+    if page.stream.convert is not None:
+        page.table = page.stream.convert(page)
+        page.records = []
+    return page
 
 
 def _int(value: Any) -> int | None:
@@ -70,7 +83,7 @@ async def fetch_page(client: Client, stream: Stream, page: int | None, limit: in
     there are no rows, exactly as a WHERE on a missing key would find none.
     """
     try:
-        result = await _fetch_page(client, stream, page, limit, cursor)
+        result = _converted(await _fetch_page(client, stream, page, limit, cursor))
         client.stats.page()
         if page == 1 and result.last_page and result.last_page > 1:
             client.stats.expect(result.last_page - 1)
@@ -113,7 +126,7 @@ async def fetch_get(client: Client, stream: Stream) -> Page:
     except NotFound:
         return Page(stream=stream, records=[])
     records, _ = extract_records(body, stream.endpoint.records)
-    return Page(stream=stream, records=records)
+    return _converted(Page(stream=stream, records=records))
 
 
 async def fetch_total(client: Client, stream: Stream) -> int:
@@ -135,7 +148,7 @@ async def fetch_stream(client: Client, stream: Stream, first: int = 1, last: int
             page = await fetch_page(client, stream, None, limit, cursor)
             pages.append(page)
             cursor = page.next_cursor
-            if not cursor or not page.records:
+            if not cursor or not page.count:
                 break
         return pages
     head = await fetch_page(client, stream, first, limit)
@@ -187,8 +200,11 @@ def stream_pages(
     futures: dict[tuple[int, int], concurrent.futures.Future] = {}
     keyed = {id(s): s for s in streams}
 
+    window = [1]  # pages in flight: 1 at first, doubling with each page consumed, up to `ahead`,
+    # so that a LIMIT met by the first page costs one request, and a long scan still overlaps
+
     def submit_more() -> None:
-        for stream, page in list(order)[: max(ahead, 1)]:
+        for stream, page in list(order)[: window[0]]:
             key = (id(stream), page)
             if key not in futures:
                 if stream.endpoint.paging == "page":
@@ -207,6 +223,7 @@ def stream_pages(
             if stream.endpoint.paging == "page" and page == 1:
                 last = _last_page(pages[0], 1, PAGE_SIZE)
                 order.extendleft(reversed([(keyed[id(stream)], p) for p in range(2, last + 1)]))
+            window[0] = min(max(ahead, 1), window[0] * 2)
             yield from pages
     finally:
         for f in futures.values():
