@@ -5,7 +5,7 @@
 Fetches real pages of sms_history and contacts (100 rows each) from a sandbox in its own
 process, then, with no network involved, times per page:
 
-- csql: `csql.arrow.records_to_arrow(records, table, fixed)`: the catalog's types, what the
+- csql: `csql.read.arrow.records_to_arrow(records, table, fixed)`: the catalog's types, what the
   executor does to every page (contacts get `list_id` from the path, as the executor does);
 - from_pylist: `pyarrow.Table.from_pylist(records)`, types inferred (the naive baseline);
 - orjson / json: parsing the page's bytes, for scale (csql parses with orjson, the naive
@@ -37,8 +37,8 @@ from _common import (
     sandbox_process,
 )
 
-from csql.arrow import convert, records_to_arrow
 from csql.catalog import default_catalog
+from csql.read.arrow import convert, records_to_arrow
 
 
 def fetch_pages(base_url: str, n: int) -> dict[str, list[tuple[bytes, dict]]]:

@@ -54,7 +54,7 @@ def install_breakdown() -> None:
     Executor.to_arrow converts the fetched pages (JSON records -> Arrow) afterwards.
     """
     import csql.client
-    import csql.executor
+    import csql.read.executor
 
     def timed(name, fn):
         def wrapper(*a, **k):
@@ -67,8 +67,8 @@ def install_breakdown() -> None:
         return wrapper
 
     csql.client.Runner.run = timed("fetch", csql.client.Runner.run)
-    csql.executor.Executor.to_arrow = staticmethod(
-        timed("to_arrow", csql.executor.Executor.to_arrow)
+    csql.read.executor.Executor.to_arrow = staticmethod(
+        timed("to_arrow", csql.read.executor.Executor.to_arrow)
     )
 
 

@@ -16,8 +16,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from csql import binder, dml, metadata, writer
-from csql.arrow import convert, extract_records, records_to_arrow
+from csql import binder, metadata
 from csql.catalog import Catalog, Procedure, Table
 from csql.client import Client, Runner
 from csql.errors import (
@@ -26,11 +25,13 @@ from csql.errors import (
     OperationalError,
     ProgrammingError,
 )
-from csql.executor import Executor, StreamError
-from csql.explain import explain_plan
-from csql.plan import readable
-from csql.planner import plan_query
-from csql.procedures import Call, batch, build_request, parse_call
+from csql.read.arrow import convert, extract_records, records_to_arrow
+from csql.read.executor import Executor, StreamError
+from csql.read.explain import explain_plan
+from csql.read.plan import readable
+from csql.read.planner import plan_query
+from csql.write import dml, writer
+from csql.write.procedures import Call, batch, build_request, parse_call
 
 
 @dataclass

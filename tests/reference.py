@@ -12,8 +12,8 @@ import httpx
 import pyarrow as pa
 
 from csql import binder
-from csql.arrow import extract_records, records_to_arrow, scalar_records, schema_for
 from csql.catalog import Catalog, Table
+from csql.read.arrow import extract_records, records_to_arrow, scalar_records, schema_for
 
 
 def _pages(http: httpx.Client, table: Table, path: str) -> list[dict]:

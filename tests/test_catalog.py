@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from csql.arrow import extract_records, records_to_arrow
 from csql.catalog import load_catalog, placeholders
 from csql.errors import CatalogError, DataError
+from csql.read.arrow import extract_records, records_to_arrow
 
 # Skyvia's ClickSend connector (seeds/000): object -> its DML operations.
 SKYVIA_DML = {

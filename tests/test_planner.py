@@ -6,9 +6,9 @@ import pytest
 
 from csql import binder
 from csql.errors import ProgrammingError
-from csql.explain import explain_plan
-from csql.plan import FromScan, Values
-from csql.planner import _page_window, plan_query
+from csql.read.explain import explain_plan
+from csql.read.plan import FromScan, Values
+from csql.read.planner import _page_window, plan_query
 
 
 def plan(catalog, sql, params=None):
@@ -354,7 +354,7 @@ def test_sql_keeps_user_aliases(catalog):
 
 
 def test_in_subquery_gives_dependent_keys(catalog):
-    from csql.plan import FromQuery
+    from csql.read.plan import FromQuery
 
     p = plan(
         catalog,
@@ -368,7 +368,7 @@ def test_in_subquery_gives_dependent_keys(catalog):
 
 
 def test_scalar_subquery_and_cte_give_dependent_keys(catalog):
-    from csql.plan import FromQuery
+    from csql.read.plan import FromQuery
 
     p = plan(
         catalog, "SELECT count(*) FROM contacts WHERE list_id = (SELECT min(list_id) FROM lists)"
@@ -381,7 +381,7 @@ def test_scalar_subquery_and_cte_give_dependent_keys(catalog):
 
 
 def test_correlated_subquery_gives_no_keys(catalog):
-    from csql.plan import FromQuery
+    from csql.read.plan import FromQuery
 
     p = plan(catalog, "SELECT * FROM lists l WHERE l.list_id IN "
                       "(SELECT c.list_id FROM contacts c WHERE c.first_name = l.list_name)")  # fmt: skip

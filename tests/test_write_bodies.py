@@ -153,7 +153,7 @@ def test_write_bodies_match_the_spec(api, described, conn, table, op):
 def test_procedure_bodies_match_the_spec(api, described, conn, proc):
     if not described(proc.method, proc.endpoint.render({p: 1 for p in proc.endpoint.placeholders})):
         pytest.skip(f"the spec does not describe {proc.method} {proc.path}")
-    from csql.procedures import build_request
+    from csql.write.procedures import build_request
 
     args = {p.name: _arg(conn, proc, p) for p in proc.parameters if p.required}
     sql = f"EXPLAIN CALL {proc.name}({', '.join(f'{n} => :{n}' for n in args)})"

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from csql.client import Client
-from csql.dml import WriteRequest, redact
 from csql.errors import DatabaseError, Error
+from csql.write.dml import WriteRequest, redact
 
 _ID_FIELDS = ("message_id", "contact_id", "list_id", "template_id", "subaccount_id", "id")
 

@@ -16,8 +16,8 @@ from sqlglot import exp
 
 from csql import binder
 from csql.catalog import Catalog, Procedure
-from csql.dml import WriteRequest, json_value
 from csql.errors import ProgrammingError
+from csql.write.dml import WriteRequest, json_value
 
 _CALL = re.compile(r"^\s*CALL\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*;?\s*$", re.I | re.S)
 MAX_MESSAGES = 1000  # ClickSend takes up to 1000 messages in one send

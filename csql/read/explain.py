@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pyarrow as pa
 
-from csql.plan import FromQuery, FromScan, Plan, Scan, Values
+from csql.read.plan import FromQuery, FromScan, Plan, Scan, Values
 
 _MAX_LISTED = 10  # key combinations listed one by one before summarising
 

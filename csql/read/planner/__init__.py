@@ -31,7 +31,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from csql.catalog import Catalog, Column, Table
 from csql.errors import ProgrammingError
-from csql.plan import (
+from csql.read.plan import (
     MIN_PAGE_SIZE,
     PAGE_SIZE,
     FromQuery,

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from csql.arrow import extract_records
 from csql.catalog import Endpoint
 from csql.client import Client, NotFound, Runner
 from csql.errors import OperationalError
-from csql.plan import PAGE_SIZE
+from csql.read.arrow import extract_records
+from csql.read.plan import PAGE_SIZE
 
 MAX_PAGES = 100_000  # a guard against a server that never says "last page"
 

@@ -15,11 +15,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from csql.arrow import records_to_arrow, scalar_records, schema_for
 from csql.catalog import Table
 from csql.client import Client, Runner
-from csql.fetch import Page, Stream, fetch_streams, fetch_total, stream_pages
-from csql.plan import FromQuery, KeySource, Plan, Scan, Values, readable
+from csql.read.arrow import records_to_arrow, scalar_records, schema_for
+from csql.read.fetch import Page, Stream, fetch_streams, fetch_total, stream_pages
+from csql.read.plan import FromQuery, KeySource, Plan, Scan, Values, readable
 
 
 class StreamError(Exception):
