@@ -1,9 +1,12 @@
-"""The ClickSend HTTP client: auth, concurrency cap, request budget, retries, error mapping.
+"""The ClickSend HTTP client: auth, concurrency cap, adaptive rate, retries, error mapping.
 
 The only module that does network I/O, and it knows nothing about SQL: callers ask for
 `request(method, path, params, body)` and get parsed JSON back. It runs on its own asyncio
 loop in a background thread, so it works the same from a script, a thread, or inside
 Jupyter's already-running loop, and many pages can be in flight at once.
+
+Rate: no fixed budget by default; csql.ratelimit adapts to ClickSend's 429s per account,
+and `requests_per_second` / `rate_limit` are explicit caps.
 
 Retry rules (the safety contract of writes):
 - 429: wait for Retry-After (or back off) and retry, for every method: ClickSend refused the
@@ -33,12 +36,16 @@ from csql.errors import (
     OperationalError,
     ProgrammingError,
 )
+from csql.ratelimit import Limiter, limiter_for
 
 T = TypeVar("T")
 
 DEFAULTS: dict[str, Any] = {
     "concurrency": 8,  # requests in flight at once
-    "requests_per_second": 20.0,  # client-side budget; ClickSend throttles above this
+    # no fixed rate by default: ClickSend publishes none, so csql adapts to its 429s
+    # (csql.ratelimit); these two are explicit caps for accounts that want one
+    "requests_per_second": None,  # at most this many request starts per second
+    "rate_limit": None,  # a window, "100/60s": at most 100 request starts in any 60 s
     "max_retries": 4,  # for 429 / 5xx / connection errors (see the module docstring)
     "timeout": 30.0,  # seconds, per request
     "connect_timeout": 10.0,
@@ -120,34 +127,6 @@ class MethodNotAllowed(APIError, NotSupportedError):
     """405."""
 
 
-class RateLimiter:
-    """A token bucket: at most `rate` request starts per second, bursts of up to `rate`."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.rate = rate
-        self.tokens = float(rate or 0)
-        self.updated = time.monotonic()
-        self.lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        if not self.rate:
-            return
-        async with self.lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
-
-    def pause(self, seconds: float) -> None:
-        """After a 429: no new request for `seconds` (the bucket goes negative)."""
-        if self.rate:
-            self.tokens = min(self.tokens, 0) - seconds * self.rate
-
-
 def _redact(text: str, secret: str | None) -> str:
     """The text with the API key masked (defensive: csql never puts it there itself).
 
@@ -184,7 +163,10 @@ class Client:
         self.stats = Stats()
         self._http: httpx.AsyncClient | None = None
         self._sem: asyncio.Semaphore | None = None
-        self._limiter: RateLimiter | None = None
+        # shared with every client of the same account (bad option values raise here)
+        self.limiter: Limiter = limiter_for(
+            self.base_url, username, self.options["requests_per_second"], self.options["rate_limit"]
+        )
 
     def __repr__(self) -> str:
         return f"<csql.Client user={self.username!r} base_url={self.base_url!r}>"
@@ -207,7 +189,6 @@ class Client:
                 limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
             )
             self._sem = asyncio.Semaphore(n)
-            self._limiter = RateLimiter(self.options["requests_per_second"])
         return self._http
 
     async def aclose(self) -> None:
@@ -224,16 +205,16 @@ class Client:
     ) -> Any:
         """Send one request; the parsed JSON body on 2xx, an APIError subclass otherwise."""
         http = self._ensure()
-        assert self._sem is not None and self._limiter is not None
+        assert self._sem is not None
         method = method.upper()
         what = describe_request(method, path, params)
         content = orjson.dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else None
         attempt = 0
         while True:
-            await self._limiter.acquire()
             try:
                 async with self._sem:
+                    sent_at = await self.limiter.acquire()
                     self.stats.add(method)
                     resp = await http.request(
                         method, path, params=dict(params or {}), content=content, headers=headers
@@ -262,9 +243,13 @@ class Client:
                 attempt += 1
                 self.stats.retries += 1
                 wait = self._retry_after(resp, attempt)
-                self._limiter.pause(wait)
+                self.limiter.throttled(time.monotonic(), sent_at, wait)
                 await asyncio.sleep(wait)
                 continue
+            if resp.status_code == 429:  # out of retries: still a sign to slow down
+                self.limiter.throttled(time.monotonic(), sent_at, self._retry_after(resp, attempt))
+            elif resp.status_code < 500:
+                self.limiter.succeeded(time.monotonic())
             if (
                 resp.status_code >= 500
                 and method != "POST"
@@ -323,7 +308,9 @@ class Client:
         elif status == 429:
             cls, text = (
                 ServiceError,
-                f"{text}. Rate limited even after retries: lower requests_per_second",
+                f"{text}. Rate limited even after {self.options['max_retries']} retries: "
+                "another client may be using the same account; retry later, or cap the rate "
+                "with requests_per_second= or rate_limit='N/60s'",
             )
         elif status >= 500:
             cls = ServiceError

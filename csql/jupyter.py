@@ -39,6 +39,7 @@ import csql
 from csql.client import DEFAULTS as CLIENT_DEFAULTS
 from csql.dbapi import SESSION_OPTIONS
 from csql.errors import Error, InterfaceError, ProgrammingError
+from csql.ratelimit import parse_requests_per_second
 
 _USAGE = __doc__
 
@@ -85,6 +86,8 @@ def _option(name: str, value: str) -> Any:
     """A URL query value typed like the csql.connect() option it sets."""
     if name in SESSION_OPTIONS:
         return _flag(name, value)
+    if name == "requests_per_second":  # no default (None), a number when given
+        return parse_requests_per_second(value)
     default = CLIENT_DEFAULTS.get(name)
     if isinstance(default, bool):
         return _flag(name, value)

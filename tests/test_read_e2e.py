@@ -118,14 +118,16 @@ def test_rate_limit_429_is_retried():
         ref = csql.connect(steady.username, steady.api_key, steady.base_url)
         assert c.execute(q).fetchall() == ref.execute(q).fetchall()
         assert c.stats.retries > 0, "the sandbox answered 429 and csql waited and retried"
-        # with no retries allowed, the 429 surfaces as a clear OperationalError
-        impatient = csql.connect(limited.username, limited.api_key, limited.base_url,
+    # with no retries allowed, the 429 surfaces as a clear OperationalError (a fresh account:
+    # connections of one account share what the limiter learned, so `c`'s would not meet it)
+    with Sandbox(seed=1, scale=1, rate_limit=5) as fresh:
+        impatient = csql.connect(fresh.username, fresh.api_key, fresh.base_url,
                                  requests_per_second=1000, max_retries=0)  # fmt: skip
         with pytest.raises(csql.OperationalError, match="429"):
             for _ in range(3):
                 impatient.execute("SELECT count(*) FROM contacts")
-        for conn in (c, ref, impatient):
-            conn.close()
+    for conn in (c, ref, impatient):
+        conn.close()
 
 
 def test_server_faults_are_retried_for_reads():
