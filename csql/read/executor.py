@@ -15,10 +15,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from csql.catalog import Table
+from csql.catalog import Column, Table
 from csql.client import Client, Runner
+from csql.read import fetch as _fetch
 from csql.read.arrow import records_to_arrow, scalar_records, schema_for
-from csql.read.fetch import Page, Stream, fetch_streams, fetch_total, stream_pages
+from csql.read.fetch import Page, Stream
 from csql.read.plan import FromQuery, KeySource, Plan, Scan, Values, readable
 
 
@@ -37,25 +38,40 @@ def _quote(name: str) -> str:
 class Executor:
     """Executes plans against one client and one DuckDB connection."""
 
-    def __init__(self, client: Client, runner: Runner, duck: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, client: Client, runner: Runner, duck: duckdb.DuckDBPyConnection,
+                 cache: Any = None) -> None:  # fmt: skip
         self.client = client
+        # where pages come from: csql.read.fetch, or the read cache in front of it (cache_ttl)
+        self.fetcher = cache if cache is not None else _fetch
         self.runner = runner
         self.duck = duck
         self._registered: list[str] = []
 
     # -- streams -------------------------------------------------------------------------------
 
-    def key_values(self, source: KeySource, scans: dict[int, Scan]) -> list[Any]:
+    def key_values(self, source: KeySource, scans: dict[int, Scan], column: Column) -> list[Any]:
+        """The values a path key takes, typed like the key column.
+
+        Values written in the query are used as they are (a bad one is refused when the path
+        is rendered, naming the parameter). Values that come from data (a join, a subquery,
+        a parent table) are converted to the key's type, and a value no key can equal
+        (`522.5` for an integer key, text that is not a valid path segment) is skipped: no
+        row has that key, so no request is sent for it.
+        """
         if isinstance(source, Values):
             return list(source.values)
         if isinstance(source, FromQuery):
-            return [r[0] for r in self.duck.execute(source.sql).fetchall()]
-        view = scans[source.scan].view
-        col = _quote(source.column)
-        alias = f" AS {_quote(source.alias)}" if source.alias else ""
-        where = f" AND ({source.filter_sql})" if source.filter_sql else ""
-        sql = f"SELECT DISTINCT {col} FROM {_quote(view)}{alias} WHERE {col} IS NOT NULL{where} ORDER BY 1"
-        return [r[0] for r in self.duck.execute(sql).fetchall()]
+            found = [r[0] for r in self.duck.execute(source.sql).fetchall()]
+        else:
+            view = scans[source.scan].view
+            col = _quote(source.column)
+            alias = f" AS {_quote(source.alias)}" if source.alias else ""
+            where = f" AND ({source.filter_sql})" if source.filter_sql else ""
+            sql = f"SELECT DISTINCT {col} FROM {_quote(view)}{alias} WHERE {col} IS NOT NULL{where} ORDER BY 1"
+            found = [r[0] for r in self.duck.execute(sql).fetchall()]
+        return list(
+            dict.fromkeys(v for v in map(lambda v: _as_key(v, column), found) if v is not None)
+        )
 
     def streams(self, scan: Scan, scans: dict[int, Scan]) -> list[Stream]:
         """One stream per combination of key values (none when a key has no values)."""
@@ -65,8 +81,10 @@ class Executor:
         def convert(page: Page) -> pa.Table:
             return self.page_table(scan.table, page, params)
 
+        if scan.empty:
+            return []
         names = list(scan.keys)
-        value_lists = [self.key_values(scan.keys[n], scans) for n in names]
+        value_lists = [self.key_values(scan.keys[n], scans, _key_column(scan, n)) for n in names]
         out = []
         for combo in itertools.product(*value_lists):
             keys = dict(zip(names, combo, strict=True))
@@ -114,14 +132,7 @@ class Executor:
         """Bind the SQL against empty views first: a bad column fails before any request."""
         for scan in plan.scans:
             self.register(scan, schema_for(scan.table).empty_table())
-        count = f"__csql_count_{plan.count_scan}" if plan.count_scan is not None else None
-        if count:
-            self.duck.register(count, pa.table({"total": pa.array([], pa.int64())}))
-        try:
-            self.duck.execute(f"EXPLAIN {plan.sql}")
-        finally:
-            if count:
-                self.duck.unregister(count)
+        self.duck.execute(f"EXPLAIN {plan.check_sql or plan.sql}")
 
     def cleanup(self) -> None:
         for view in self._registered:
@@ -135,14 +146,11 @@ class Executor:
         scans = {s.id: s for s in plan.scans}
         self._stream_error: BaseException | None = None
         try:
+            self.validate(plan)  # the statement as written binds, before any request
             if plan.count_scan is not None:
-                total = self._count(scans[plan.count_scan], scans)
-                self.duck.register(
-                    f"__csql_count_{plan.count_scan}",
-                    pa.table({"total": pa.array([total], pa.int64())}),
-                )
+                scan = scans[plan.count_scan]
+                self.duck.register(plan.count_table, self._count(scan, scans, plan.count_keys))
                 return self.duck.sql(plan.sql).to_arrow_table()
-            self.validate(plan)
             for level in _levels(plan, scans):
                 self._run_level(level, scans)
             try:
@@ -155,18 +163,28 @@ class Executor:
                 raise
         finally:
             self.cleanup()
-            if plan.count_scan is not None:
-                self.duck.unregister(f"__csql_count_{plan.count_scan}")
+            if plan.count_table is not None:
+                self.duck.unregister(plan.count_table)
 
-    def _count(self, scan: Scan, scans: dict[int, Scan]) -> int:
+    def _count(self, scan: Scan, scans: dict[int, Scan], keys: tuple[str, ...]) -> pa.Table:
+        """`total` of every key combination: one row per combination with its key values
+        (grouped counts), or one row with the sum (COUNT(*) with no GROUP BY)."""
         for dep in _deps_in_order(scan, scans):
             self._run_level([dep], scans)
         streams = self.streams(scan, scans)
 
-        async def count_all() -> int:
-            return sum(await asyncio.gather(*(fetch_total(self.client, s) for s in streams)))
+        async def count_all() -> list[int]:
+            return list(await asyncio.gather(
+                *(self.fetcher.fetch_total(self.client, s) for s in streams)))  # fmt: skip
 
-        return self.runner.run(count_all())
+        totals = self.runner.run(count_all())
+        if not keys:
+            return pa.table({"total": pa.array([sum(totals)], pa.int64())})
+        schema = schema_for(scan.table)
+        columns = {
+            k: pa.array([s.keys.get(k) for s in streams], schema.field(k).type) for k in keys
+        }
+        return pa.table({**columns, "total": pa.array(totals, pa.int64())})
 
     def _run_level(self, level: list[Scan], scans: dict[int, Scan]) -> None:
         eager = [s for s in level if not s.stream]
@@ -182,7 +200,7 @@ class Executor:
 
         async def fetch_all() -> list[list[Page]]:
             return list(await asyncio.gather(*(
-                fetch_streams(self.client, streams, s.mode,
+                self.fetcher.fetch_streams(self.client, streams, s.mode,
                               (s.window.page_size, s.window.first_page, s.window.last_page) if s.window else None)
                 for s, streams in plans
             )))  # fmt: skip
@@ -199,7 +217,7 @@ class Executor:
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
-                for page in stream_pages(self.runner, self.client, streams, ahead):
+                for page in self.fetcher.stream_pages(self.runner, self.client, streams, ahead):
                     table = self.page_table(scan.table, page, scan.params)
                     yield from table.to_batches()
             except Exception as e:
@@ -239,3 +257,20 @@ def _materialized(scan: Scan) -> Scan:
     from dataclasses import replace
 
     return replace(scan, stream=False) if scan.stream else scan
+
+
+def _key_column(scan: Scan, name: str) -> Column:
+    col = scan.table.column(name)
+    assert col is not None  # the planner keys scans by their table's columns
+    return col
+
+
+def _as_key(value: Any, column: Column) -> Any:
+    """A value from data as the value of a key column, or None if no key can equal it."""
+    if value is None:
+        return None
+    try:
+        text = column.path_value.segment(value)
+    except ValueError:
+        return None
+    return int(text) if column.type in ("integer", "bigint") else text

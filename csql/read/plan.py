@@ -6,6 +6,7 @@ renders it without sending anything.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,24 +85,33 @@ class Window:
     skip_in_first: int  # rows of the first fetched page before the wanted ones
 
 
+class ScanMode(enum.StrEnum):
+    """How a scan reads its table (a str, so `scan.mode == "list"` reads naturally)."""
+
+    LIST = "list"  # page the list endpoint once per combination of path-key values
+    GET = "get"  # the get endpoint once per key combination (404 = no row)
+    COUNT = "count"  # only `total`, one `limit=1` request per key combination
+    EMPTY = "empty"  # no request: the query cannot keep any of its rows (WHERE false, LIMIT 0)
+
+
 @dataclass(frozen=True)
 class Scan:
-    """How to fetch the rows of one table reference.
-
-    mode: 'list' pages the list endpoint once per combination of path-key values; 'get' asks
-    the get endpoint once per key combination (404 = no row); 'count' reads only `total`.
-    """
+    """How to fetch the rows of one table reference (see ScanMode)."""
 
     id: int
     table: Table
     view: str
-    mode: str = "list"
+    mode: ScanMode = ScanMode.LIST
     keys: dict[str, KeySource] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     pushed: tuple[str, ...] = ()
     window: Window | None = None
     stream: bool = False  # pages are pulled by DuckDB as it needs them (LIMIT stops fetching)
     hidden: bool = False  # only feeds keys of another scan (a parent fan-out)
+
+    @property
+    def empty(self) -> bool:
+        return self.mode is ScanMode.EMPTY
 
     @property
     def depends_on(self) -> tuple[int, ...]:
@@ -122,3 +132,17 @@ class Plan:
     sql: str
     count_scan: int | None = None  # COUNT(*) answered from `total`: the scan whose total to use
     notes: tuple[str, ...] = ()
+    # the statement as the user wrote it, over the views, before any shortcut rewrote it:
+    # DuckDB binds this against empty views before any request (a bad column fails first)
+    check_sql: str = ""
+    # COUNT(*) ... GROUP BY path keys from `total`: the key columns of the count table
+    count_keys: tuple[str, ...] = ()
+
+    @property
+    def count_table(self) -> str | None:
+        """The table the rewritten SQL reads the totals from (COUNT shortcuts only)."""
+        return count_table(self.count_scan) if self.count_scan is not None else None
+
+
+def count_table(scan_id: int) -> str:
+    return f"__csql_count_{scan_id}"
