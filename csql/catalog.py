@@ -147,6 +147,8 @@ class Parameter:
     location: str = "body"
     description: str = ""
     default: Any = None
+    #: why `required` differs from one of ClickSend's sources (the loosest of reference and spec wins)
+    required_note: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,6 +168,9 @@ class Procedure:
     destructive: bool = False
     price: str | None = None
     result_table: str | None = None  # the result's fields take this table's column types
+    #: rules across parameters: at least one of these groups must be given in full (a message
+    #: needs `to` or `list_id`), checked before anything is sent
+    one_of: tuple[tuple[str, ...], ...] = ()
 
     @property
     def endpoint(self) -> Endpoint:
@@ -456,9 +461,9 @@ def _table(name: str, data: Any, group: str, ctx: _Ctx) -> Table:
 
 _PROC_KEYS = {
     "description", "method", "path", "parameters", "body", "result", "costs_money", "destructive",
-    "price", "result_table",
+    "price", "result_table", "one_of",
 }  # fmt: skip
-_PARAM_KEYS = {"type", "required", "in", "description", "default"}
+_PARAM_KEYS = {"type", "required", "in", "description", "default", "required_note"}
 
 
 def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
@@ -492,12 +497,14 @@ def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
                 location=where,
                 description=str(p.get("description") or ""),
                 default=p.get("default"),
+                required_note=p.get("required_note"),
             )
         )
     names = {p.name for p in params}
     for ph in ep.placeholders:
         if ph not in names:
             raise ctx.error(f"placeholder {{{ph}}} is not a parameter", "path")
+    one_of = _one_of(data.get("one_of"), names, ctx)
     return Procedure(
         name=name,
         group=group,
@@ -512,7 +519,25 @@ def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
         destructive=bool(data.get("destructive", False)),
         price=data.get("price"),
         result_table=data.get("result_table"),
+        one_of=one_of,
     )
+
+
+def _one_of(raw: Any, names: set[str], ctx: _Ctx) -> tuple[tuple[str, ...], ...]:
+    """`one_of: [[to], [list_id]]`: groups of parameter names, each naming real parameters."""
+    groups = _expect(raw or [], list, ctx, "one_of")
+    out = []
+    for i, group in enumerate(groups):
+        _expect(group, list, ctx, f"one_of[{i}]")
+        if not group:
+            raise ctx.error("a group cannot be empty", f"one_of[{i}]")
+        for n in group:
+            if n not in names:
+                raise ctx.error(f"{n!r} is not a parameter", f"one_of[{i}]")
+        out.append(tuple(str(n) for n in group))
+    if len(out) == 1:
+        raise ctx.error("needs at least two groups to choose from", "one_of")
+    return tuple(out)
 
 
 def _read_yaml(path: Path) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ apilevel = "2.0"
 threadsafety = 1  # threads may share the module, not connections
 paramstyle = "named"
 
+_log = logging.getLogger("csql")
 DEFAULT_BASE_URL = "https://rest.clicksend.com/v3"
 
 #: connection options of the engine; the rest go to the HTTP client (csql.client.DEFAULTS)
@@ -160,6 +162,9 @@ class Connection:
         client_opts = {k: v for k, v in options.items() if k not in SESSION_OPTIONS}
         self._client = Client(username, api_key, self.base_url, **client_opts)
         self._session: Session | None = Session(catalog, self._client, session_opts)
+        #: PEP 249 extension: (csql.Warning, message) for every warning of this connection's
+        #: cursors (messages ClickSend refused one by one); cleared by cursor() and execute()
+        self.messages: list[tuple[type, str]] = []
 
     def __repr__(self) -> str:  # never shows the API key
         state = "closed" if self._session is None else "open"
@@ -189,6 +194,7 @@ class Connection:
 
     def cursor(self) -> Cursor:
         self._live()
+        del self.messages[:]
         return Cursor(self)
 
     def execute(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Cursor:
@@ -229,6 +235,9 @@ class Cursor:
         self._pos = 0
         self._rowcount = -1
         self._closed = False
+        #: PEP 249 extension: (csql.Warning, message) for the last statement, e.g. how many
+        #: messages of a send ClickSend refused and why; cleared when the next one starts
+        self.messages: list[tuple[type, str]] = []
 
     def __repr__(self) -> str:
         return f"<csql.Cursor {'closed' if self._closed else 'open'}>"
@@ -264,6 +273,7 @@ class Cursor:
             raise ProgrammingError(
                 "parameters must be a mapping for :name placeholders (paramstyle 'named')"
             )
+        del self.messages[:]
         self._set(Result(None))  # a failed statement leaves no stale result behind
         self._set(session.execute(operation, parameters))
         return self
@@ -271,6 +281,7 @@ class Cursor:
     def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Cursor:
         """Run once per parameter set; sends via CALL are batched into few requests."""
         session = self._check()
+        del self.messages[:]
         self._set(Result(None))
         self._set(session.execute_many(operation, [dict(p) for p in seq_of_parameters]))
         return self
@@ -299,6 +310,10 @@ class Cursor:
         return parameters
 
     def _set(self, result: Result) -> None:
+        for text in result.warnings:
+            self.messages.append((_errors.Warning, text))
+            self.connection.messages.append((_errors.Warning, text))
+            _log.info("%s", text)
         self._result = result.table
         self._rows = None
         self._pos = 0

@@ -34,12 +34,44 @@ from csql.write import dml, writer
 from csql.write.procedures import Call, batch, build_request, parse_call
 
 
+#: ClickSend's per-message status of a message it queued (Application Status Codes)
+ACCEPTED = frozenset({"SUCCESS"})
+
+
+def message_statuses(records: list[Any]) -> list[str] | None:
+    """The per-message `status` of a send's result rows, or None when the rows have none."""
+    rows = [r for r in records if isinstance(r, dict)]
+    if not rows or not all("status" in r for r in rows):
+        return None
+    return [str(r.get("status") or "").upper() for r in rows]
+
+
+def refusal_warnings(name: str, statuses: list[str]) -> tuple[str, ...]:
+    """One warning saying how many messages ClickSend refused and why (count per status)."""
+    refused: dict[str, int] = {}
+    for s in statuses:
+        if s not in ACCEPTED:
+            refused[s or "UNKNOWN"] = refused.get(s or "UNKNOWN", 0) + 1
+    if not refused:
+        return ()
+    why = ", ".join(f"{s} x{n}" for s, n in sorted(refused.items(), key=lambda kv: -kv[1]))
+    total = sum(refused.values())
+    return (
+        f"CALL {name}: ClickSend refused {total} of {len(statuses)} message(s) ({why}); "
+        "they were not sent and cost nothing. The result rows' `status` says which; "
+        "rowcount counts only the accepted ones.",
+    )
+
+
 @dataclass
 class Result:
     """What a statement produced: rows (possibly none) and the affected-row count."""
 
     table: pa.Table | None
     rowcount: int = -1
+    #: what the statement did that the user should know although it did not fail (messages
+    #: that ClickSend refused one by one); the cursor records them as csql.Warning
+    warnings: tuple[str, ...] = ()
 
 
 def _readable(message: str) -> str:
@@ -309,8 +341,13 @@ class Session:
             records += found
         count = sum(len(r.body.get("messages") or r.body.get("recipients") or [None])
                     if isinstance(r.body, dict) else 1 for r, _ in report.written)  # fmt: skip
+        statuses = message_statuses(records)
+        warnings: tuple[str, ...] = ()
+        if statuses is not None:  # a send: only the messages ClickSend accepted count
+            count = sum(1 for s in statuses if s in ACCEPTED)
+            warnings = refusal_warnings(proc.name, statuses)
         like = self.catalog.table(proc.result_table) if proc.result_table else None
-        return Result(records_table(records, like), count)
+        return Result(records_table(records, like), count, warnings)
 
     def _price_quote(self, proc: Procedure, calls: list[Call]) -> list[dict]:
         """EXPLAIN of a send: what the matching price endpoint quotes for the same messages."""

@@ -155,7 +155,7 @@ def test_procedure_bodies_match_the_spec(api, described, conn, proc):
         pytest.skip(f"the spec does not describe {proc.method} {proc.path}")
     from csql.write.procedures import build_request
 
-    args = {p.name: _arg(conn, proc, p) for p in proc.parameters if p.required}
+    args = {p.name: _arg(conn, proc, p) for p in proc.parameters if p.required or p.required_note}
     sql = f"EXPLAIN CALL {proc.name}({', '.join(f'{n} => :{n}' for n in args)})"
     explained = [r for r in conn.execute(sql, args).fetchall() if r[1] != "price quote"]
     assert len(explained) == 1 and explained[0][1] == proc.method

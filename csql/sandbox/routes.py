@@ -481,12 +481,22 @@ class App:
                     f"The body needs a non-empty '{proc.body}' array.",
                     rc="MISSING_REQUIRED_FIELDS",
                 )
+            root_missing = [
+                p.name
+                for p in proc.parameters
+                if p.location == "root" and p.required and data.get(p.name) in (None, "", [])
+            ]
+            if root_missing:
+                raise ApiError(
+                    400,
+                    f"Missing required field(s): {', '.join(root_missing)}.",
+                    rc="MISSING_REQUIRED_FIELDS",
+                )
             for i, item in enumerate(items):
                 if not isinstance(item, dict):
                     raise ApiError(400, f"{proc.body}[{i}] must be an object.")
                 missing = [p.name for p in body_params if item.get(p.name) in (None, "")]
-                if "to" in missing and item.get("list_id"):  # the reference: to or list_id
-                    missing.remove("to")
+                missing += _unmet_one_of(proc, item)
                 if missing:
                     raise ApiError(
                         400,
@@ -498,6 +508,7 @@ class App:
             return dict(params)
         data = req.json_object()
         missing = [p.name for p in body_params if data.get(p.name) in (None, "")]
+        missing += _unmet_one_of(proc, data)
         if missing:
             raise ApiError(
                 400,
@@ -520,6 +531,17 @@ class App:
             return wire.conform(data if isinstance(data, dict) else {}, tree)
         body = wire.envelope(data, f"{proc.description.split('.')[0]}: done.")
         return wire.conform(body, tree)
+
+
+def _unmet_one_of(proc: Procedure, item: Mapping[str, Any]) -> list[str]:
+    """The catalog's `one_of` rule of a procedure, as ClickSend states a missing field:
+    `[\"to or list_id\"]` when no group is given in full, else []."""
+    if not proc.one_of:
+        return []
+    given = {k for k, v in item.items() if v not in (None, "")}
+    if any(set(group) <= given for group in proc.one_of):
+        return []
+    return [" or ".join("+".join(g) for g in proc.one_of)]
 
 
 def _conform_skeleton(body: Any, tree: Any, records: str) -> Any:

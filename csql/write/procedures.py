@@ -8,7 +8,12 @@ and converted to what ClickSend's JSON expects.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import decimal
+import json
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +21,7 @@ from sqlglot import exp
 
 from csql import binder
 from csql.catalog import Catalog, Procedure
-from csql.errors import ProgrammingError
+from csql.errors import DataError, ProgrammingError
 from csql.write.dml import WriteRequest, json_value
 
 _CALL = re.compile(r"^\s*CALL\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*;?\s*$", re.I | re.S)
@@ -117,15 +122,62 @@ def check_required(proc: Procedure, values: dict[str, Any]) -> None:
         )
 
 
+def check_rules(proc: Procedure, values: dict[str, Any]) -> None:
+    """The catalog's rules across parameters (`one_of`), before anything is sent: a message
+    needs `to` or `list_id`."""
+    if not proc.one_of:
+        return
+    given = {n for n, v in values.items() if v is not None}
+    if any(set(group) <= given for group in proc.one_of):
+        return
+    choices = " or ".join("(" + ", ".join(":" + n for n in g) + ")" for g in proc.one_of)
+    raise ProgrammingError(
+        f"{proc.name} needs {choices}: give one of them, e.g. "
+        f"{proc.one_of[0][0]} => ... (signature: {signature(proc)}); nothing was sent"
+    )
+
+
+def json_argument(proc: Procedure, name: str, value: Any) -> Any:
+    """A `json` parameter's value as the JSON ClickSend expects: a SQL list/struct or a Python
+    list/dict as it is, JSON text parsed; nested values made JSON-native (never a repr)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise DataError(
+                f"{proc.name}: :{name} takes JSON (a list or an object), got the text "
+                f"{value[:60]!r}; write a SQL list/struct such as [{{'email': 'a@b.com'}}], "
+                "JSON text such as '[{\"email\": \"a@b.com\"}]', or bind a Python list/dict"
+            ) from None
+    return _jsonable(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return json_value(value, "timestamp")
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
 def build_request(proc: Procedure, values: dict[str, Any], row: int = 1) -> WriteRequest:
     """The request for one call with computed argument values."""
     check_required(proc, values)
+    check_rules(proc, values)
     path_values, query, item, root = {}, {}, {}, {}
     for p in proc.parameters:
         v = values.get(p.name, p.default)
         if v is None:
             continue
-        jv = json_value(v, p.type)
+        jv = json_argument(proc, p.name, v) if p.type == "json" else json_value(v, p.type)
         if p.location == "path":
             path_values[p.name] = jv
         elif p.location == "query":

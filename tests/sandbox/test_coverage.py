@@ -109,9 +109,10 @@ def call_procedure(http, proc):
         for p in proc.parameters
         if p.location == "body"
     }
+    root = {p.name: sample(p.name, p.type) for p in proc.parameters if p.location == "root"}
     body = None
     if proc.body in ("messages", "recipients"):
-        body = {proc.body: [item]}
+        body = {**root, proc.body: [item]}
     elif proc.body == "object":
         body = item
     path = re.sub(r"{(\w+)}", lambda m: str(path_values[m.group(1)]), proc.path)
