@@ -8,36 +8,39 @@ DuckDB sees one name per table.
 
 from __future__ import annotations
 
+import json
 import logging
-import re
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, SqlglotError
 
+from csql import sqltext
 from csql.catalog import Catalog, Table
 from csql.errors import ProgrammingError
 from csql.metadata import SYS_TABLES
 
-DIALECT = "duckdb"
+DIALECT = sqltext.DIALECT
 
 # sqlglot logs a warning whenever it falls back to exp.Command; we handle those statements.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-_LEADING_WORD = re.compile(r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*([A-Za-z]+)", re.S)
-
 
 def leading_keyword(sql: str) -> str:
     """The first keyword of a statement, upper-cased, skipping comments ('' if none)."""
-    m = _LEADING_WORD.match(sql)
-    return m.group(1).upper() if m else ""
+    return sqltext.leading_keyword(sql)
 
 
 def parse(sql: str) -> exp.Expression:
-    """One statement as a sqlglot tree; ProgrammingError with the position on bad SQL."""
+    """One statement as a sqlglot tree; ProgrammingError with the position on bad SQL.
+
+    Nesting is bounded before sqlglot recurses (sqltext.MAX_NESTING), and a statement that
+    still exhausts Python's stack (10,000 chained `+`) is a ProgrammingError, not a crash."""
+    sqltext.check_nesting(sqltext.tokens(sql))
     try:
         trees = [t for t in sqlglot.parse(sql, read=DIALECT) if t is not None]
     except ParseError as e:
@@ -45,11 +48,21 @@ def parse(sql: str) -> exp.Expression:
         where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
         desc = first.get("description") or str(e)
         raise ProgrammingError(f"SQL syntax error{where}: {desc}") from None
+    except SqlglotError as e:
+        raise ProgrammingError(f"SQL syntax error: {str(e)[:300]}") from None
+    except RecursionError:
+        raise ProgrammingError(TOO_DEEP) from None
     if not trees:
         raise ProgrammingError("empty statement: nothing to execute")
     if len(trees) > 1:
         raise ProgrammingError("one statement at a time, please: execute() got several")
     return trees[0]
+
+
+TOO_DEEP = (
+    "the statement is too deeply nested or too long an expression chain for csql to read; "
+    "simplify it (a CTE, a join, or IN (list) instead of long chains of OR/AND/+)"
+)
 
 
 def sql_literal(value: Any) -> exp.Expression:
@@ -61,6 +74,8 @@ def sql_literal(value: Any) -> exp.Expression:
         return exp.Null()
     if isinstance(value, bool):
         return exp.Boolean(this=value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return exp.cast(exp.Literal.string(str(value)), "DOUBLE")  # nan, inf, -inf
     if isinstance(value, int | float | decimal.Decimal):
         return exp.Literal.number(value)
     if isinstance(value, dt.datetime):
@@ -69,6 +84,11 @@ def sql_literal(value: Any) -> exp.Expression:
         )
     if isinstance(value, dt.date):
         return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if isinstance(value, dict) or (
+        isinstance(value, list | tuple) and any(isinstance(v, dict) for v in value)
+    ):
+        # JSON text, never a Python repr: a JSON parameter receives it as written
+        return exp.Literal.string(json.dumps(value, default=str, ensure_ascii=False))
     if isinstance(value, list | tuple):
         return exp.Array(expressions=[sql_literal(v) for v in value])
     if isinstance(value, bytes):
@@ -76,48 +96,29 @@ def sql_literal(value: Any) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
+def literal_sql(value: Any) -> str:
+    """A Python value as the SQL text of its literal (what a `:name` is replaced by)."""
+    return sql_literal(value).sql(dialect=DIALECT)
 
 
 def substitute_parameters(sql: str, params: Mapping[str, Any] | None) -> str:
     """SQL text with each `:name` given in `params` replaced by its literal.
 
-    Done on the text (outside quotes and comments) because sqlglot cannot parse a placeholder
-    in every position (`SELECT :x`); names not in `params` are left for bind_parameters,
-    which reports them.
+    Done on the text (at the placeholder tokens sqltext finds, never inside strings, `$$..$$`,
+    quoted names or comments) because sqlglot cannot parse a placeholder in every position
+    (`SELECT :from`); names not in `params` are left for the caller to report.
     """
-    if not params:
-        return sql
-    lower = {str(k).lower(): v for k, v in params.items()}
-
-    def value(m: re.Match) -> str:
-        name = m.group(1).lower()
-        return sql_literal(lower[name]).sql(dialect=DIALECT) if name in lower else m.group(0)
-
-    out, last = [], 0
-    for m in _QUOTED.finditer(sql):
-        out.append(_PLACEHOLDER.sub(value, sql[last : m.start()]))
-        out.append(m.group(0))
-        last = m.end()
-    out.append(_PLACEHOLDER.sub(value, sql[last:]))
-    return "".join(out)
+    return sqltext.substitute(sql, params, literal_sql)
 
 
-def parse_with_parameters(sql: str, params: Mapping[str, Any] | None) -> exp.Expression:
-    """Substitute, parse and bind: the one way statements with `:name` parameters are read."""
-    text = substitute_parameters(sql, params)
-    try:
-        tree = parse(text)
-    except ProgrammingError:
-        stripped = _QUOTED.sub("", text)
-        missing = sorted({m.group(1) for m in _PLACEHOLDER.finditer(stripped)})
-        if missing:
-            raise ProgrammingError(
-                f"missing parameter(s) {', '.join(':' + m for m in missing)}; pass them as "
-                f"execute(sql, {{{', '.join(repr(m) + ': ...' for m in missing)}}})"
-            ) from None
-        raise
+def parse_with_parameters(
+    sql: str, params: Mapping[str, Any] | None, also_accepted: tuple[str, ...] = ()
+) -> exp.Expression:
+    """Check, substitute, parse and bind: the one way statements with `:name` parameters are
+    read. Missing parameters and parameters the statement does not use are ProgrammingErrors
+    naming them (`also_accepted`: names a caller uses by other means)."""
+    sqltext.check_parameters(sqltext.placeholder_names(sql), params, also_accepted)
+    tree = parse(substitute_parameters(sql, params))
     return bind_parameters(tree, params)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from csql import output, safety
 from csql.dbapi import Connection, connect
 from csql.errors import Error
+from csql.sqltext import split_statements  # also importable as csql.cli.split_statements
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -60,29 +61,6 @@ def _version() -> str:
     from csql import __version__
 
     return __version__
-
-
-def split_statements(text: str) -> list[str]:
-    """Split SQL text on top-level semicolons (quotes and comments respected)."""
-    import sqlglot.tokens as tk
-
-    from csql.binder import DIALECT
-
-    stmts, start, seen = [], 0, 0
-    try:
-        tokens = tk.Tokenizer(dialect=DIALECT).tokenize(text)
-    except Exception:  # an unterminated string: let the parser report it
-        return [text.strip()] if text.strip() else []
-    for t in tokens:
-        if t.token_type == tk.TokenType.SEMICOLON:
-            if seen:  # a piece with only comments (or nothing) is no statement
-                stmts.append(text[start : t.start].strip())
-            start, seen = t.end + 1, 0
-        else:
-            seen += 1
-    if seen:
-        stmts.append(text[start:].strip())
-    return stmts
 
 
 @dataclass

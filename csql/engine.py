@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from csql import binder, metadata
+from csql import binder, metadata, sqltext
 from csql.catalog import Catalog, Procedure, Table
 from csql.client import Client, Runner
 from csql.errors import (
@@ -30,6 +30,7 @@ from csql.read.executor import Executor, StreamError
 from csql.read.explain import explain_plan
 from csql.read.plan import readable
 from csql.read.planner import plan_query
+from csql.sqltext import Kind
 from csql.write import dml, writer
 from csql.write.procedures import Call, batch, build_request, parse_call
 
@@ -157,10 +158,10 @@ class Session:
         return Executor(self.client, self.runner, self.duck)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
-        keyword = binder.leading_keyword(sql)
-        if keyword == "EXPLAIN":
-            return self._explain(sql.lstrip()[len("EXPLAIN") :], params)
-        if keyword == "CALL":
+        stmt = sqltext.classify(sql)
+        if stmt.kind is Kind.EXPLAIN:
+            return self._explain(stmt.text, params)
+        if stmt.kind is Kind.CALL:
             return self._call([parse_call(sql, self.catalog, dict(params or {}))])
         tree = binder.parse_with_parameters(sql, params)
         if isinstance(tree, exp.Show):
@@ -178,7 +179,7 @@ class Session:
 
     def execute_many(self, sql: str, seq: list[Mapping[str, Any]]) -> Result:
         """executemany: CALLs of a send are batched (up to 1000 messages a request)."""
-        if binder.leading_keyword(sql) == "CALL" and seq:
+        if seq and sqltext.classify(sql).kind is Kind.CALL:
             return self._call([parse_call(sql, self.catalog, dict(p)) for p in seq])
         total, counted, last = 0, False, Result(None)
         for params in seq:
@@ -376,8 +377,11 @@ class Session:
     # -- EXPLAIN ---------------------------------------------------------------------------------
 
     def _explain(self, body: str, params: Mapping[str, Any] | None) -> Result:
-        if binder.leading_keyword(body) == "CALL":
+        kind = sqltext.classify(body).kind
+        if kind is Kind.CALL:
             return self._call([parse_call(body, self.catalog, dict(params or {}))], explain=True)
+        if kind is Kind.EXPLAIN:
+            raise ProgrammingError("EXPLAIN EXPLAIN: explain the statement itself")
         tree = binder.parse_with_parameters(body, params)
         bound = binder.bind(tree, self.catalog)
         if isinstance(bound.tree, exp.Insert | exp.Update | exp.Delete):

@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import csql
+from csql import sqltext
 from csql.client import DEFAULTS as CLIENT_DEFAULTS
 from csql.dbapi import SESSION_OPTIONS
 from csql.errors import Error, InterfaceError, ProgrammingError
@@ -144,21 +145,18 @@ def connect_url(url: str) -> csql.Connection:
 
 # -- the magics -----------------------------------------------------------------------------
 
-_NOT_CODE = re.compile(r"'(?:[^']|'')*'?|\"(?:[^\"]|\"\")*\"?|--[^\n]*|/\*.*?(?:\*/|$)", re.S)
-_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-
 
 def placeholder_names(sql: str) -> list[str]:
     """The `:name` parameters of a statement, in order (not in strings, quoted names, comments
-    or `::` casts)."""
-    code = _NOT_CODE.sub(" ", sql)
-    return list(dict.fromkeys(_PLACEHOLDER.findall(code)))
+    or `::` casts): csql.sqltext reads them exactly as the engine will."""
+    try:
+        return sqltext.placeholder_names(sql)
+    except ProgrammingError:
+        return []  # text that does not tokenize: the engine reports it when it runs
 
 
 def _split(sql: str) -> list[str]:
-    from csql.cli import split_statements
-
-    return split_statements(sql)
+    return sqltext.split_statements(sql)
 
 
 _OPTIONS = {"-o": 1, "--out": 1, "--seed": 1, "--scale": 1, "--connection": 1,

@@ -18,7 +18,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from csql.catalog import OPERATION_ENDPOINT, Catalog, Column, Table
-from csql.errors import IntegrityError, NotSupportedError, ProgrammingError
+from csql.errors import DataError, IntegrityError, NotSupportedError, ProgrammingError
 
 SECRET_FIELDS = frozenset(
     {"password", "api_key", "card_number", "cvc", "token", "activation_token"}
@@ -106,10 +106,7 @@ def _returning(tree: exp.Expression) -> tuple[exp.Expression, ...]:
 def _insert(tree: exp.Insert, catalog: Catalog) -> DmlStatement:
     table, _ = _target(tree, catalog)
     check_allowed(table, "INSERT")
-    if tree.args.get("overwrite") or tree.args.get("conflict"):
-        raise NotSupportedError(
-            "INSERT OR REPLACE / ON CONFLICT: ClickSend has no upsert; use UPDATE"
-        )
+    _refuse_changed_meaning(tree, table)
     names: list[str]
     if isinstance(tree.this, exp.Schema) and tree.this.expressions:
         names = [_column(table, i.name).name for i in tree.this.expressions]
@@ -131,6 +128,42 @@ def _insert(tree: exp.Insert, catalog: Catalog) -> DmlStatement:
     if not isinstance(source, exp.Query):
         raise ProgrammingError("INSERT needs VALUES (...) or a SELECT")
     return DmlStatement("INSERT", table, source, tuple(names), _returning(tree), _alias(tree))
+
+
+def _refuse_changed_meaning(tree: exp.Insert, table: Table) -> None:
+    """INSERT forms whose meaning a plain POST per row would change are refused, never run as
+    a plain INSERT: OR REPLACE / OR IGNORE / ON CONFLICT (upserts; ClickSend has none, and a
+    plain POST would create duplicates), BY NAME, OVERWRITE and DEFAULT VALUES."""
+    alternative = tree.args.get("alternative")
+    conflict = tree.args.get("conflict")
+    if alternative or conflict is not None or tree.args.get("ignore"):
+        form = (
+            f"INSERT OR {str(alternative).upper()}"
+            if alternative
+            else ("INSERT ... ON CONFLICT" if conflict is not None else "INSERT IGNORE")
+        )
+        keys = ", ".join(c.name for c in table.columns if c.primary_key) or "its id"
+        raise NotSupportedError(
+            f"{form} is not supported: ClickSend has no upsert, and running it as a plain "
+            f"INSERT would create duplicates. Look the rows up first (SELECT ... FROM "
+            f"{table.name} WHERE {keys.split(', ')[0]} = ...), then UPDATE {table.name} the "
+            f"ones that exist and INSERT the others"
+        )
+    if tree.args.get("by_name"):
+        raise NotSupportedError(
+            "INSERT ... BY NAME is not supported: list the columns instead, "
+            f"INSERT INTO {table.name} (col, ...) SELECT ..."
+        )
+    if tree.args.get("overwrite"):
+        raise NotSupportedError(
+            f"INSERT OVERWRITE would replace every row of {table.name}: not supported; "
+            "DELETE and INSERT explicitly"
+        )
+    if tree.args.get("default"):
+        raise NotSupportedError(
+            "INSERT ... DEFAULT VALUES is not supported: ClickSend has no defaults to apply; "
+            "give the values"
+        )
 
 
 def _where_or_refuse(
@@ -234,7 +267,7 @@ def json_value(value: Any, col_type: str) -> Any:
             return int(value.timestamp())
         if isinstance(value, dt.date):
             return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp())
-        return int(value)
+        return _unix_seconds(value)
     if col_type == "boolean" or isinstance(value, bool):
         return 1 if value else 0
     if isinstance(value, decimal.Decimal):
@@ -251,6 +284,34 @@ def json_value(value: Any, col_type: str) -> Any:
     ):
         return int(value)
     return value
+
+
+def _unix_seconds(value: Any) -> int:
+    """A timestamp given as a number or text (Unix seconds or ISO 8601) as Unix seconds;
+    DataError for anything else (`'tomorrow'`), never a bare ValueError."""
+    if isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool):
+        try:
+            return int(value)
+        except (ValueError, OverflowError):
+            pass
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            return int(parsed.timestamp())
+    raise DataError(
+        f"{str(value)[:80]!r} is not a timestamp: give a TIMESTAMP, an ISO 8601 text such as "
+        "'2026-12-01 10:00:00' or Unix seconds"
+    )
 
 
 def _rows(data: pa.Table) -> list[dict[str, Any]]:

@@ -12,19 +12,17 @@ import base64
 import datetime as dt
 import decimal
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
 
-from csql import binder
+from csql import binder, sqltext
 from csql.catalog import Catalog, Procedure
 from csql.errors import DataError, ProgrammingError
 from csql.write.dml import WriteRequest, json_value
 
-_CALL = re.compile(r"^\s*CALL\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*;?\s*$", re.I | re.S)
 MAX_MESSAGES = 1000  # ClickSend takes up to 1000 messages in one send
 
 
@@ -37,32 +35,29 @@ class Call:
 
 
 def parse_call(sql: str, catalog: Catalog, params: dict[str, Any] | None) -> Call:
-    m = _CALL.match(sql)
-    if not m:
-        raise ProgrammingError(
-            "CALL syntax: CALL ProcedureName(arg, ...), e.g. CALL SendSMS(:from, :body, :to)"
-        )
-    name, arg_text = m.group(1), (m.group(2) or "").strip()
-    proc = catalog.procedure(name)
-    if proc is None:
-        hints = catalog.suggest_procedure(name)
-        hint = f"; did you mean {', '.join(hints)}?" if hints else ""
-        raise ProgrammingError(
-            f"unknown procedure {name!r}{hint} (SELECT * FROM sys_procedures lists them)"
-        )
+    """The procedure and argument expressions of `CALL name(args)` (read by csql.sqltext).
+
+    Parameters given in `params` but neither written as `:name` nor named like one of the
+    procedure's parameters are a ProgrammingError: a misspelled `schedule` must not send now.
+    """
+    proc = _procedure(catalog, sqltext.call_target(sql))
     names = [p.name for p in proc.parameters]
+    sqltext.check_parameters(sqltext.placeholder_names(sql), params, also_accepted=names)
+    text = sqltext.substitute(sql, params, binder.literal_sql)
     args: dict[str, exp.Expression] = {}
     positional = True
-    for i, piece in enumerate(_split_args(arg_text)):
-        named = _NAMED.match(piece)
-        if named:
+    for i, arg in enumerate(sqltext.parse_call(text).arguments):
+        value = binder.bind_parameters(arg.value, params)
+        if arg.name is not None:
             positional = False
-            p = proc.parameter(named.group(1))
+            p = proc.parameter(arg.name)
             if p is None:
                 raise ProgrammingError(
-                    f"{proc.name} has no parameter {named.group(1)!r}; its signature: {signature(proc)}"
+                    f"{proc.name} has no parameter {arg.name!r}; its signature: {signature(proc)}"
                 )
-            args[p.name] = _expression(named.group(2), params)
+            if p.name in args:
+                raise ProgrammingError(f"{proc.name}: argument {p.name!r} is given twice")
+            args[p.name] = value
         else:
             if not positional:
                 raise ProgrammingError("positional arguments cannot follow named ones")
@@ -70,42 +65,24 @@ def parse_call(sql: str, catalog: Catalog, params: dict[str, Any] | None) -> Cal
                 raise ProgrammingError(
                     f"{proc.name} takes {len(names)} arguments: {signature(proc)}"
                 )
-            args[names[i]] = _expression(piece, params)
-    # :name placeholders that match parameter names but were not written in the call
+            args[names[i]] = value
+    # parameters named like the procedure's parameters but not written in the call
+    lower = {str(k).lower(): v for k, v in (params or {}).items()}
     for p in proc.parameters:
-        if p.name not in args and params and p.name in params:
-            args[p.name] = binder.sql_literal(params[p.name])
+        if p.name not in args and p.name.lower() in lower:
+            args[p.name] = binder.sql_literal(lower[p.name.lower()])
     return Call(proc, args)
 
 
-_NAMED = re.compile(r'^\s*"?([A-Za-z_][A-Za-z0-9_]*)"?\s*(?:=>|:=)\s*(.*)$', re.S)
-_STRING = re.compile(r"'(?:[^']|'')*'")
-
-
-def _split_args(text: str) -> list[str]:
-    """Top-level comma-separated pieces of an argument list (strings and parentheses respected)."""
-    pieces, depth, start, i = [], 0, 0, 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "'":
-            m = _STRING.match(text, i)
-            i = m.end() if m else len(text)
-            continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            pieces.append(text[start:i])
-            start = i + 1
-        i += 1
-    pieces.append(text[start:])
-    return [p.strip() for p in pieces if p.strip()]
-
-
-def _expression(text: str, params: dict[str, Any] | None) -> exp.Expression:
-    """One argument as a SQL expression, its :name placeholders replaced by the bound values."""
-    return binder.parse_with_parameters("SELECT " + text, params).expressions[0]
+def _procedure(catalog: Catalog, name: str) -> Procedure:
+    proc = catalog.procedure(name)
+    if proc is None:
+        hints = catalog.suggest_procedure(name)
+        hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+        raise ProgrammingError(
+            f"unknown procedure {name!r}{hint} (SELECT * FROM sys_procedures lists them)"
+        )
+    return proc
 
 
 def signature(proc: Procedure) -> str:
