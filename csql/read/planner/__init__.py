@@ -239,7 +239,7 @@ class Planner:
             sub = self.subquery_keys.get((ref.scan_id, col.name))
             scans = self._subquery_scans(sub) if sub is not None else None
             if (
-                scans
+                scans is not None
                 and ref.scan_id not in scans
                 and not any(ref.scan_id in graph.ancestors(self.scans, s) for s in scans)
             ):

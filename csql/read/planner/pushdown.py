@@ -37,6 +37,8 @@ from sqlglot import exp
 from csql.catalog import Column, Table
 from csql.read.planner.literals import (
     NoValue,
+    Truth,
+    constant_truth,
     key_value,
     like_fragment,
     literal_value,
@@ -66,6 +68,29 @@ def _negated(node: exp.Expression) -> bool:
     return bool(node.args.get("negate"))
 
 
+def _prune(node: exp.Expression) -> exp.Expression | bool:
+    """An OR without its constant-false disjuncts; True when a disjunct is constant-true.
+
+    Exact by boolean algebra (NULL OR TRUE is TRUE; FALSE and NULL disjuncts never make a
+    row pass): `1 = 1 OR list_id = 5` filters nothing, `1 = 0 OR list_id = 5` is `list_id = 5`.
+    """
+    if not isinstance(node, exp.Or):
+        return node
+    kept = []
+    for d in node.flatten():
+        d = unparen(d)
+        truth = constant_truth(d)
+        if truth is Truth.TRUE:
+            return True
+        if truth is not Truth.FALSE:
+            kept.append(d)
+    if len(kept) == len(list(node.flatten())):
+        return node
+    if not kept:
+        return exp.false()
+    return kept[0] if len(kept) == 1 else exp.or_(*kept, copy=False)
+
+
 @dataclass
 class Pushdown:
     """What the conjuncts of one reference allow, conjunct by conjunct."""
@@ -84,7 +109,10 @@ class Pushdown:
         return all(r is Exactness.EXACT for r in self.results)
 
     def add(self, conj: exp.Expression) -> Exactness:
-        node = unparen(conj)
+        node = _prune(unparen(conj))
+        if node is True:
+            self.results.append(Exactness.EXACT)  # always true: nothing to filter
+            return Exactness.EXACT
         result = Exactness.NONE
         if not _negated(node):  # NOT LIKE / NOT ILIKE: sqlglot keeps them as Like(negate=True)
             for rule in (self._equality, self._in, self._or, self._range, self._like):

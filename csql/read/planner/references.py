@@ -222,8 +222,14 @@ class Resolver:
 def scope_refs(scope: Scope, catalog: Catalog, new_id) -> dict[str, Ref]:
     """The ClickSend tables a scope selects from, keyed by alias (lower case)."""
     refs: dict[str, Ref] = {}
-    for alias, source in scope.selected_sources.items():
-        node = source[0] if isinstance(source, tuple) else source
+    pairs = [(a, s[0] if isinstance(s, tuple) else s) for a, s in scope.selected_sources.items()]
+    # sqlglot leaves SEMI/ANTI joined tables out of selected_sources (their columns are not
+    # visible above the join), but they are read all the same
+    seen = {id(node) for _, node in pairs}
+    for join in scope.expression.args.get("joins") or []:
+        if isinstance(join.this, exp.Table) and id(join.this) not in seen:
+            pairs.append((join.this.alias_or_name, join.this))
+    for alias, node in pairs:
         if not isinstance(node, exp.Table) or not isinstance(node.this, exp.Identifier):
             continue
         if node.args.get("db") or node.args.get("catalog"):
