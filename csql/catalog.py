@@ -104,6 +104,12 @@ class Table:
     required_on_insert: tuple[tuple[str, ...], ...] = ()
     operations_note: str | None = None
     singleton: bool = False
+    #: tables whose rows a write to this one changes (contacts -> lists' counts): the read
+    #: cache drops them too (csql.sync.cache)
+    invalidates: tuple[str, ...] = ()
+    #: `parent.column` holding how many rows of this table each fan-out parent has
+    #: (lists._contacts_count): replicate compares it to find lists with deleted contacts
+    count_per_parent: str | None = None
     _by_name: Mapping[str, Column] = field(default_factory=dict, repr=False, compare=False)
 
     def column(self, name: str) -> Column | None:
@@ -388,7 +394,7 @@ def _column(name: str, data: Any, ctx: _Ctx) -> Column:
 
 _TABLE_KEYS = {
     "description", "aliases", "operations", "operations_note", "singleton", "endpoints",
-    "required_on_insert", "columns",
+    "required_on_insert", "columns", "invalidates", "count_per_parent",
 }  # fmt: skip
 
 
@@ -455,6 +461,8 @@ def _table(name: str, data: Any, group: str, ctx: _Ctx) -> Table:
         required_on_insert=tuple(required),
         operations_note=data.get("operations_note"),
         singleton=_expect(singleton, bool, ctx, "singleton"),
+        invalidates=tuple(str(t) for t in _expect(data.get("invalidates") or [], list, ctx, "invalidates")),
+        count_per_parent=data.get("count_per_parent"),
         _by_name=MappingProxyType(by_name),
     )
 

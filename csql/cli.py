@@ -153,6 +153,10 @@ def _read_statements(args: argparse.Namespace) -> list[str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("replicate", "watch"):  # csql.sync's subcommands
+        from csql.sync import cli as sync_cli
+
+        return getattr(sync_cli, f"{argv[0]}_main")(argv[1:])
     if argv and argv[0] == "sandbox":
         from csql.sandbox import main as sandbox_main
 

@@ -33,6 +33,7 @@ SESSION_OPTIONS = (
     "allow_unfiltered_writes",  # UPDATE/DELETE without WHERE (default: refused)
     "continue_on_error",  # a failed row does not stop a write statement (default: it does)
     "bulk_import_threshold",  # INSERTs of at least this many contacts go as a file import
+    "cache_ttl",  # seconds fetched pages answer repeated reads (default: off; csql.sync.cache)
 )
 
 
@@ -200,6 +201,32 @@ class Connection:
     def execute(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Cursor:
         """Shortcut (as in sqlite3/duckdb): a new cursor with `sql` executed."""
         return self.cursor().execute(sql, parameters)
+
+    # -- keeping a local copy (csql.sync) --------------------------------------------------------
+
+    def replicate(self, target: str, tables: Sequence[str] | None = None, full: bool = False,
+                  lookback: Any = None, format: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Sync tables (default: every table listable without a key) into a DuckDB file, a
+        Parquet lake or Delta tables; a report per table (csql.sync.replicate)."""
+        from csql.sync.replicate import SessionReader, replicate
+
+        reader = SessionReader(self._live())
+        return replicate(reader, self.catalog, target, tables, full, lookback, format)
+
+    def watch(self, table: str, where: str | None = None, state: str | None = None,
+              interval: float = 60.0, once: bool = False, since: Any = None) -> Iterator[dict]:  # fmt: skip
+        """The rows of `table` that appear, change or disappear, as events (a generator that
+        polls every `interval` seconds; csql.sync.watch)."""
+        from csql.sync.watch import watch
+
+        return watch(self._live(), table, where=where, state=state, interval=interval,
+                     once=once, since=since)  # fmt: skip
+
+    def cache_clear(self) -> None:
+        """Forget every page cached for this connection's account (cache_ttl)."""
+        from csql.sync.cache import clear_account
+
+        clear_account(self._live().client)
 
     def close(self) -> None:
         if self._session is not None:

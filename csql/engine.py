@@ -30,6 +30,8 @@ from csql.read.executor import Executor, StreamError
 from csql.read.explain import explain_plan
 from csql.read.plan import readable
 from csql.read.planner import plan_query
+from csql.sync import cache
+from csql.sync.statement import replicate_statement
 from csql.sqltext import Kind
 from csql.write import dml, writer
 from csql.write.procedures import Call, batch, build_request, parse_call
@@ -136,6 +138,7 @@ class Session:
         self.runner: Runner | None = None
         self.duck = duckdb.connect(":memory:")
         self.duck.execute("SET TimeZone = 'UTC'")  # ClickSend's times are Unix seconds (UTC)
+        self.cache = cache.for_session(catalog, client, self.options)  # None: cache_ttl off
         for name, table in metadata.all_sys_tables(catalog).items():
             self.duck.register(name, table)
 
@@ -155,7 +158,7 @@ class Session:
     def _executor(self) -> Executor:
         if self.runner is None:
             self.runner = Runner()
-        return Executor(self.client, self.runner, self.duck)
+        return Executor(self.client, self.runner, self.duck, cache=self.cache)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
         stmt = sqltext.classify(sql)
@@ -163,6 +166,8 @@ class Session:
             return self._explain(stmt.text, params)
         if stmt.kind is Kind.CALL:
             return self._call([parse_call(sql, self.catalog, dict(params or {}))])
+        if stmt.kind is Kind.SQL and sqltext.leading_keyword(sql) == "REPLICATE":
+            return Result(replicate_statement(self, sql))  # csql.sync.statement
         tree = binder.parse_with_parameters(sql, params)
         if isinstance(tree, exp.Show):
             return self._show(tree)
@@ -287,7 +292,10 @@ class Session:
         if self.runner is None:
             self.runner = Runner()
         cont = bool(self.options.get("continue_on_error"))
-        return self.runner.run(writer.send(self.client, requests, cont))
+        try:
+            return self.runner.run(writer.send(self.client, requests, cont))
+        finally:  # sent or maybe sent: cached pages of what it wrote are stale (csql.sync.cache)
+            cache.invalidate_for_requests(self.client, self.catalog, requests)
 
     def _returning(self, stmt: dml.DmlStatement, report: writer.WriteReport) -> pa.Table:
         kind = {"INSERT": "insert", "UPDATE": "update", "DELETE": "delete"}[stmt.kind]
