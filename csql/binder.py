@@ -164,15 +164,16 @@ def _cte_names(tree: exp.Expression) -> set[str]:
 
 def table_references(tree: exp.Expression) -> list[exp.Table]:
     """Plain named table references (no table functions, no CTE names)."""
-    ctes = _cte_names(tree)
+    from csql.read.planner.references import names_cte
+
     refs = []
     for t in tree.find_all(exp.Table):
         if not isinstance(t.this, exp.Identifier):
             continue  # read_csv(...), a subquery or another table function
         if t.args.get("db") or t.args.get("catalog"):
             continue  # schema-qualified: a DuckDB object, not ours
-        if t.name.lower() in ctes:
-            continue
+        if names_cte(t):
+            continue  # a CTE visible where it stands (in its own body, the name is the table)
         refs.append(t)
     return refs
 

@@ -180,7 +180,7 @@ class Session:
         if not isinstance(bound.tree, exp.Query):
             kind = type(bound.tree).__name__.upper()
             raise NotSupportedError(f"{kind} statements are not supported")
-        return Result(self.query(bound.tree))
+        return Result(self.query(tree, text=binder.substitute_parameters(sql, params)))
 
     def execute_many(self, sql: str, seq: list[Mapping[str, Any]]) -> Result:
         """executemany: CALLs of a send are batched (up to 1000 messages a request)."""
@@ -195,13 +195,29 @@ class Session:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def query(self, tree: exp.Expression) -> pa.Table:
-        """The rows of a bound query: the read path for ClickSend tables, DuckDB for the rest."""
+    def query(self, tree: exp.Expression, text: str | None = None) -> pa.Table:
+        """The rows of a bound query: the read path for ClickSend tables, DuckDB for the rest.
+
+        `text`: the statement as the user wrote it (parameters substituted), whose column
+        names the result keeps.
+        """
         bound = binder.bind(tree, self.catalog)
         if not bound.tables:
             return self._duck(bound.tree.sql(dialect=binder.DIALECT))
         plan = plan_query(bound.tree, self.catalog)
-        return self._guard(lambda: self._executor().run(plan))
+        executor = self._executor()
+        result = self._guard(lambda: executor.run(plan))
+        if text is not None:
+            spellings = {}
+            for ref in binder.table_references(tree):
+                table = self.catalog.table(ref.name)
+                if table is not None and ref.name.lower() not in metadata.SYS_TABLES:
+                    spellings.setdefault(ref.name.lower(), table)
+            names = executor.output_names(text, spellings)
+            if names is not None and len(names) == result.num_columns:
+                result = result.rename_columns(names)
+        return result
+
 
     # -- writes ------------------------------------------------------------------------------
 
