@@ -35,6 +35,7 @@ from csql.errors import (
     InternalError,
     NotSupportedError,
     OperationalError,
+    OutcomeUnknownError,
     ProgrammingError,
     Warning,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "InternalError",
     "NotSupportedError",
     "OperationalError",
+    "OutcomeUnknownError",
     "ProgrammingError",
     "Time",
     "TimeFromTicks",

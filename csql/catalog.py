@@ -8,18 +8,21 @@ edits the YAML knows where to look. The format is documented in schema/README.md
 
 from __future__ import annotations
 
+import decimal
 import difflib
+import enum
+import math
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from functools import cache
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache, cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import yaml
 
-from csql.errors import CatalogError
+from csql.errors import CatalogError, ProgrammingError
 
 TYPES = ("integer", "bigint", "double", "decimal", "varchar", "boolean", "timestamp", "json")
 OPERATIONS = ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -39,9 +42,138 @@ def placeholders(path: str) -> tuple[str, ...]:
     return tuple(_PLACEHOLDER.findall(path))
 
 
+class Retry(enum.Enum):
+    """Whether a request may be sent again when its first attempt's outcome is unknown.
+
+    A timeout, a dropped connection or a 5xx after the request was written leaves open whether
+    ClickSend acted. Sending it again is harmless only for idempotent calls; for an action
+    (a send, a purchase, a create, a cancel, a copy) it could happen twice.
+    """
+
+    SAFE = "safe"  # idempotent: twice has the effect of once (reads, updates, deletes)
+    NEVER = "never"  # an action: at most once; a lost answer is an unknown outcome
+
+
+#: the values an integer path or procedure parameter may take when the catalog declares no range
+INT_RANGES = {"integer": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
+#: longest value that fills one path segment (a 100k-character key is refused, not sent)
+MAX_SEGMENT = 256
+#: characters a string path value may hold: printable ASCII except the delimiters that end or
+#: escape a segment (it is percent-encoded when rendered; non-ASCII has no place in an id)
+_SEGMENT_FORBIDDEN = "/?#%\\"
+_CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)", re.ASCII)
+_DOT_SEGMENTS = (".", "..")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _char(c: str) -> str:
+    """A character for an error message, readable even when it is a control character."""
+    name = f"U+{ord(c):04X}"
+    return f"a control character ({name})" if not c.isprintable() else f"{c!r} ({name})"
+
+
+def check_integer(value: Any, type_: str, minimum: int | None = None,
+                  maximum: int | None = None) -> int:  # fmt: skip
+    """`value` as an int if it is exactly one in range, else ValueError saying why.
+
+    Accepted: an int, an integral float/Decimal (DuckDB computes some literals as those), or a
+    canonical string of ASCII digits (`'42'`, `'-7'`; never `' 42'`, `'042'`, `'٤٢'`,
+    `'1 OR 1=1'`). A float beyond 2**53 is not exact and is refused (2**70 would be sent as
+    `1.18e+21`)."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, got a boolean")
+    if isinstance(value, str):
+        if not _CANONICAL_INT.fullmatch(value):
+            raise ValueError(
+                f"must be an integer written with ASCII digits only, got {_short(value)}"
+            )
+        number = int(value)
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float | decimal.Decimal):
+        finite = math.isfinite(value) if isinstance(value, float) else value.is_finite()
+        if not finite or value != int(value):
+            raise ValueError(f"must be an integer, got {_short(value)}")
+        if isinstance(value, float) and abs(value) > 2**53:
+            raise ValueError(f"{value!r} is too large to be an exact integer; give it as an int")
+        number = int(value)
+    else:
+        raise ValueError(f"must be an integer, got {type(value).__name__} {_short(value)}")
+    low, high = INT_RANGES.get(type_, INT_RANGES["bigint"])
+    low = low if minimum is None else minimum
+    high = high if maximum is None else maximum
+    if not low <= number <= high:
+        raise ValueError(f"{number} is out of range ({low}..{high})")
+    return number
+
+
+@dataclass(frozen=True)
+class PathValue:
+    """What a value must look like to fill one `{placeholder}` of a path template.
+
+    Paths are built only from validated values, so that no value can move a request to
+    another endpoint: integers are exact and in range, strings are non-empty, at most
+    MAX_SEGMENT printable ASCII characters other than `/ ? # % \\` (percent-encoded when
+    rendered), never a dot segment (`.`,
+    `..`: HTTP stacks collapse them, `/sms/../cancel` becomes `/cancel`), and match the
+    catalog's `pattern` when it declares one.
+    """
+
+    name: str
+    type: str = "varchar"
+    pattern: str | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def segment(self, value: Any) -> str:
+        """The value as the text of one path segment; ValueError saying why it cannot be."""
+        if value is None:
+            raise ValueError("is NULL")
+        if self.type in INT_RANGES:
+            text = str(check_integer(value, self.type, self.minimum, self.maximum))
+        else:
+            text = _string_segment(value)
+        if self.pattern and not re.fullmatch(self.pattern, text):
+            raise ValueError(f"does not match the pattern {self.pattern} that the catalog declares")
+        return text
+
+
+def _string_segment(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"must be a string, got {type(value).__name__}")
+    text = str(value)
+    if not text:
+        raise ValueError("is empty")
+    if len(text) > MAX_SEGMENT:
+        raise ValueError(f"is {len(text)} characters long (at most {MAX_SEGMENT} fit in a path)")
+    if text in _DOT_SEGMENTS:
+        raise ValueError(f"is {text!r}, a dot segment that would change the path")
+    if text != text.strip():  # servers that trim would see another value (' .. ' -> '..')
+        raise ValueError("starts or ends with white space")
+    bad = next((c for c in text if not _segment_char(c)), None)
+    if bad is not None:
+        raise ValueError(
+            f"contains {_char(bad)}; a path value may hold only printable ASCII characters "
+            f"other than {' '.join(_SEGMENT_FORBIDDEN)}"
+        )
+    return text
+
+
+def _segment_char(c: str) -> bool:
+    return " " <= c <= "~" and c not in _SEGMENT_FORBIDDEN
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    """One HTTP endpoint: method, path template, and how its response is read or its body built."""
+    """One HTTP endpoint: method, path template, and how its response is read or its body built.
+
+    `retry` says whether a request whose outcome is unknown may be sent again (catalog key
+    `retry`); `values` holds the rule of each placeholder, which `render` enforces.
+    """
 
     method: str
     path: str
@@ -50,16 +182,85 @@ class Endpoint:
     body: str = "object"
     costs_money: bool = False
     upload: str | None = None  # body "import": the procedure that uploads the rows as a file
+    retry: Retry = Retry.NEVER
+    values: Mapping[str, PathValue] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def placeholders(self) -> tuple[str, ...]:
         return placeholders(self.path)
 
     def render(self, values: Mapping[str, Any]) -> str:
-        """The path with its placeholders filled in (values are URL-quoted)."""
+        """The path with its placeholders filled in; ProgrammingError (nothing is sent) when a
+        value does not fit its placeholder's rule (see PathValue)."""
         from urllib.parse import quote
 
-        return _PLACEHOLDER.sub(lambda m: quote(str(values[m.group(1)]), safe=""), self.path)
+        def fill(m: re.Match) -> str:
+            name = m.group(1)
+            rule = self.values.get(name) or PathValue(name)
+            try:
+                return quote(rule.segment(values.get(name)), safe="")
+            except ValueError as e:
+                raise ProgrammingError(
+                    f"{self.method} {self.path}: {name} {e}; nothing was sent"
+                ) from None
+
+        return _PLACEHOLDER.sub(fill, self.path)
+
+
+@dataclass(frozen=True)
+class Route:
+    """An endpoint template split into segments (None: a placeholder), for `Routes.match`."""
+
+    owner: str
+    endpoint: Endpoint
+    segments: tuple[str | None, ...]
+
+
+class Routes:
+    """Every endpoint template of the catalog: the last check of a path before it is sent.
+
+    The client asks `match(method, path)` for every request; a path that matches no template
+    (segment by segment: literals equal, placeholders canonical, non-empty, never a dot
+    segment) is outside the catalog and is not sent.
+    """
+
+    def __init__(self, endpoints: Iterable[tuple[str, Endpoint]]) -> None:
+        self._index: dict[tuple[str, int], list[Route]] = {}
+        for owner, ep in endpoints:
+            segs = tuple(None if _PLACEHOLDER.fullmatch(s) else s for s in ep.path.split("/")[1:])
+            self._index.setdefault((ep.method, len(segs)), []).append(Route(owner, ep, segs))
+
+    def match(self, method: str, path: str) -> list[Route]:
+        """The routes whose template `path` fills; empty when it fills none."""
+        if not path.startswith("/") or any(c in path for c in "?#\\"):
+            return []
+        parts = path.split("/")[1:]
+        candidates = self._index.get((method.upper(), len(parts)), [])
+        return [r for r in candidates if all(map(_segment_fits, r.segments, parts))]
+
+    def retry(self, method: str, path: str) -> Retry | None:
+        """Retry.SAFE only when every template the path fills is declared safe; None when the
+        path is outside the catalog."""
+        routes = self.match(method, path)
+        if not routes:
+            return None
+        return Retry.SAFE if all(r.endpoint.retry is Retry.SAFE for r in routes) else Retry.NEVER
+
+
+def _segment_fits(template: str | None, part: str) -> bool:
+    from urllib.parse import quote, unquote
+
+    if template is not None:
+        return part == template
+    value = unquote(part)
+    return (
+        bool(value)
+        and value == value.strip()
+        and all(map(_segment_char, value))
+        and value not in _DOT_SEGMENTS
+        and len(value) <= MAX_SEGMENT
+        and quote(value, safe="") == part  # canonical: no %2e, no double encoding
+    )
 
 
 @dataclass(frozen=True)
@@ -83,10 +284,18 @@ class Column:
     range_after: str | None = None
     read_only: bool = False
     writable_on_update: bool = True
+    pattern: str | None = None  # a path key's values must match this (catalog key `pattern`)
+    minimum: int | None = None  # integer path keys: the declared range (`minimum`/`maximum`)
+    maximum: int | None = None
 
     @property
     def range_filterable(self) -> bool:
         return bool(self.range_lower or self.range_upper or self.range_after)
+
+    @property
+    def path_value(self) -> PathValue:
+        """The rule a value must meet to fill this column's placeholder in a path."""
+        return PathValue(self.name, self.type, self.pattern, self.minimum, self.maximum)
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,6 +364,27 @@ class Parameter:
     default: Any = None
     #: why `required` differs from one of ClickSend's sources (the loosest of reference and spec wins)
     required_note: str | None = None
+    pattern: str | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+    @property
+    def path_value(self) -> PathValue:
+        return PathValue(self.name, self.type, self.pattern, self.minimum, self.maximum)
+
+    def check(self, value: Any, owner: str = "") -> Any:
+        """The value, checked against the parameter's type where a wrong one would change the
+        request: integers must be exact, in range and (as strings) canonical ASCII digits; a
+        path parameter must also fit a path segment. ProgrammingError names the parameter."""
+        try:
+            if self.location == "path":
+                self.path_value.segment(value)
+            if self.type in INT_RANGES and value is not None:
+                return check_integer(value, self.type, self.minimum, self.maximum)
+        except ValueError as e:
+            where = f"{owner}: " if owner else ""
+            raise ProgrammingError(f"{where}parameter {self.name} {e}; nothing was sent") from None
+        return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,6 +407,7 @@ class Procedure:
     #: rules across parameters: at least one of these groups must be given in full (a message
     #: needs `to` or `list_id`), checked before anything is sent
     one_of: tuple[tuple[str, ...], ...] = ()
+    retry: Retry = Retry.NEVER  # catalog key `retry`: safe only for calls with no effect
 
     @property
     def endpoint(self) -> Endpoint:
@@ -186,6 +417,10 @@ class Procedure:
             body=self.body,
             records=self.result,
             costs_money=self.costs_money,
+            retry=self.retry,
+            values=MappingProxyType(
+                {p.name: p.path_value for p in self.parameters if p.location == "path"}
+            ),
         )
 
     def parameter(self, name: str) -> Parameter | None:
@@ -236,6 +471,11 @@ class Catalog:
         for p in self.procedures:
             yield p.name, p.endpoint
 
+    @cached_property
+    def routes(self) -> Routes:
+        """Every endpoint template, for the client's check of each path before it is sent."""
+        return Routes(self.endpoints())
+
 
 def _close(name: str, candidates: list[str]) -> list[str]:
     lower = {c.lower(): c for c in candidates}
@@ -246,8 +486,9 @@ def _close(name: str, candidates: list[str]) -> list[str]:
 # loading
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """A SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one); libyaml's
+    parser when PyYAML has it (the catalog loads ~10x faster: csql's startup)."""
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
@@ -297,7 +538,24 @@ def _known_keys(data: Mapping[str, Any], allowed: set[str], ctx: _Ctx, key: str)
         raise ctx.error(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}", key)
 
 
-_ENDPOINT_KEYS = {"method", "path", "paging", "records", "body", "costs_money", "upload"}
+_ENDPOINT_KEYS = {"method", "path", "paging", "records", "body", "costs_money", "upload", "retry"}
+#: endpoint kinds whose requests are idempotent unless the catalog says otherwise
+_SAFE_KINDS = ("list", "get", "update", "delete")
+
+
+def _retry(data: Mapping[str, Any], ctx: _Ctx, key: str, kind: str, method: str) -> Retry:
+    """The `retry` key, or its default: reads, table updates and deletes are safe to send
+    again; inserts and every procedure that is not a GET (an action) are not."""
+    if "retry" not in data:
+        safe = kind in _SAFE_KINDS if kind != "call" else method == "GET"
+        return Retry.SAFE if safe else Retry.NEVER
+    try:
+        return Retry(data["retry"])
+    except ValueError:
+        choices = ", ".join(r.value for r in Retry)
+        raise ctx.error(
+            f"retry {data['retry']!r} is not one of {choices}", f"{key}.retry"
+        ) from None
 
 
 def _endpoint(data: Any, ctx: _Ctx, key: str, kind: str) -> Endpoint:
@@ -327,6 +585,7 @@ def _endpoint(data: Any, ctx: _Ctx, key: str, kind: str) -> Endpoint:
     if (body == "import") != (upload is not None):
         raise ctx.error("body: import and upload: <procedure> go together", f"{key}.upload")
     return Endpoint(
+        retry=_retry(data, ctx, key, kind, method),
         method=method,
         path=path,
         paging=paging,
@@ -340,7 +599,33 @@ def _endpoint(data: Any, ctx: _Ctx, key: str, kind: str) -> Endpoint:
 _COLUMN_KEYS = {
     "type", "description", "nullable", "primary_key", "path_key", "fanout", "example", "source",
     "filter_param", "searchable", "sortable", "range", "read_only", "writable_on_update",
+    "pattern", "minimum", "maximum",
 }  # fmt: skip
+_VALUE_RULE_KEYS = ("pattern", "minimum", "maximum")
+
+
+def _value_rule(data: Mapping[str, Any], type_: str, ctx: _Ctx, key: str) -> dict[str, Any]:
+    """The `pattern` / `minimum` / `maximum` of a column or parameter, checked: a pattern must
+    compile, a range needs an integer type and must not be empty."""
+    rule = {k: data[k] for k in _VALUE_RULE_KEYS if data.get(k) is not None}
+    if "pattern" in rule:
+        _expect(rule["pattern"], str, ctx, f"{key}.pattern")
+        try:
+            re.compile(rule["pattern"])
+        except re.error as e:
+            raise ctx.error(f"pattern {rule['pattern']!r} is not a regular expression: {e}",
+                            f"{key}.pattern") from None  # fmt: skip
+    for bound in ("minimum", "maximum"):
+        if bound in rule:
+            if type_ not in INT_RANGES:
+                raise ctx.error(f"{bound} needs an integer type, not {type_}", f"{key}.{bound}")
+            if isinstance(rule[bound], bool) or not isinstance(rule[bound], int):
+                raise ctx.error(f"{bound} must be an integer", f"{key}.{bound}")
+    if rule.get("minimum", 0) > rule.get("maximum", rule.get("minimum", 0)):
+        raise ctx.error("minimum is above maximum", f"{key}.minimum")
+    return rule
+
+
 _BOOL_KEYS = ("nullable", "primary_key", "path_key", "searchable", "sortable", "read_only")
 
 
@@ -370,6 +655,7 @@ def _column(name: str, data: Any, ctx: _Ctx) -> Column:
     read_only = data.get("read_only", False)
     primary = data.get("primary_key", False)
     return Column(
+        **_value_rule(data, data["type"], ctx, key),
         name=name,
         type=data["type"],
         description=str(data.get("description") or ""),
@@ -449,6 +735,7 @@ def _table(name: str, data: Any, group: str, ctx: _Ctx) -> Table:
                 raise ctx.error(f"{col!r} is not a column", "required_on_insert")
         required.append(tuple(grp))
     singleton = data.get("singleton", False)
+    endpoints = {k: _with_path_values(ep, by_name) for k, ep in endpoints.items()}
     return Table(
         name=name,
         group=group,
@@ -469,9 +756,17 @@ def _table(name: str, data: Any, group: str, ctx: _Ctx) -> Table:
 
 _PROC_KEYS = {
     "description", "method", "path", "parameters", "body", "result", "costs_money", "destructive",
-    "price", "result_table", "one_of",
+    "price", "result_table", "one_of", "retry",
 }  # fmt: skip
-_PARAM_KEYS = {"type", "required", "in", "description", "default", "required_note"}
+_PARAM_KEYS = {"type", "required", "in", "description", "default", "required_note",
+               "pattern", "minimum", "maximum"}  # fmt: skip
+
+
+def _with_path_values(ep: Endpoint, columns: Mapping[str, Column]) -> Endpoint:
+    """The endpoint with the rule of each placeholder, from the column it names."""
+    rules = {ph: columns[ph.lower()].path_value for ph in ep.placeholders}
+    named = {ph: replace(rule, name=ph) for ph, rule in rules.items()}
+    return replace(ep, values=MappingProxyType(named))
 
 
 def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
@@ -482,7 +777,10 @@ def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
         if req not in data:
             raise ctx.error(f"missing '{req}'", req)
     ep = _endpoint(
-        {k: data[k] for k in ("method", "path", "body") if k in data}, ctx, "endpoint", "call"
+        {k: v for k, v in data.items() if k in ("method", "path", "body", "retry")},
+        ctx,
+        "endpoint",
+        "call",
     )
     params_raw = _expect(data.get("parameters") or {}, dict, ctx, "parameters")
     params = []
@@ -506,6 +804,7 @@ def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
                 description=str(p.get("description") or ""),
                 default=p.get("default"),
                 required_note=p.get("required_note"),
+                **_value_rule(p, p["type"], ctx, key),
             )
         )
     names = {p.name for p in params}
@@ -528,6 +827,7 @@ def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
         price=data.get("price"),
         result_table=data.get("result_table"),
         one_of=one_of,
+        retry=ep.retry,
     )
 
 

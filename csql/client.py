@@ -8,11 +8,20 @@ Jupyter's already-running loop, and many pages can be in flight at once.
 Rate: no fixed budget by default; csql.ratelimit adapts to ClickSend's 429s per account,
 and `requests_per_second` / `rate_limit` are explicit caps.
 
-Retry rules (the safety contract of writes):
+Request safety (the contract of writes; the facts are catalog data, see schema/README.md):
+- Every path is checked against the catalog's endpoint templates (catalog.Routes) before it
+  is sent; a path that fills no template is refused with ProgrammingError, nothing sent.
 - 429: wait for Retry-After (or back off) and retry, for every method: ClickSend refused the
-  request before processing it.
-- 5xx, timeouts and connection errors: retried with jittered exponential backoff for GET, PUT
-  and DELETE (idempotent); never for POST, whose effect may already have happened.
+  request before processing it. Likewise a connection that could not be opened
+  (ConnectError, ConnectTimeout, PoolTimeout): the request never left.
+- 5xx, timeouts, and connections lost after the request was written leave the outcome
+  unknown. They are retried (jittered exponential backoff) only for requests whose every
+  matching template has `retry: safe` (reads, table updates and deletes by default).
+  Anything else (POST, and PUTs that are actions: sends, purchases, cancels, copies) is never
+  resent: it raises OutcomeUnknownError naming the request, which the writer reports as an
+  *unknown* outcome. A write whose last attempt still had no answer is unknown too.
+- A 404 answering a DELETE whose earlier attempt was lost is marked `after_lost_attempt`:
+  the earlier attempt deleted the row, so the writer counts it as done.
 """
 
 from __future__ import annotations
@@ -29,11 +38,14 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 
+from csql.catalog import Retry, Routes, default_catalog
 from csql.errors import (
     DatabaseError,
+    DataError,
     IntegrityError,
     NotSupportedError,
     OperationalError,
+    OutcomeUnknownError,
     ProgrammingError,
 )
 from csql.ratelimit import Limiter, limiter_for
@@ -93,6 +105,10 @@ class Stats:
         return self.requests, self.retries
 
 
+#: transport errors raised before the request left: resending cannot repeat anything
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 class APIError(DatabaseError):
     """A ClickSend error response; `status` and `response_code` as ClickSend gave them."""
 
@@ -105,6 +121,10 @@ class APIError(DatabaseError):
 
 class NotFound(APIError, ProgrammingError):
     """404: the id or path does not exist."""
+
+    #: True when an earlier attempt of the same request got no answer (it may be the one that
+    #: deleted the row: a DELETE that then gets 404 is done)
+    after_lost_attempt: bool = False
 
 
 class Rejected(APIError, IntegrityError):
@@ -141,6 +161,17 @@ def describe_request(method: str, path: str, params: Mapping[str, Any] | None) -
     return f"{method} {path}{'?' + query if query else ''}"
 
 
+def _json_body(body: Any, what: str) -> bytes | None:
+    """The request body as JSON bytes; a value JSON cannot carry (an integer beyond 64 bits)
+    is a DataError before anything is sent, not orjson's TypeError."""
+    if body is None:
+        return None
+    try:
+        return orjson.dumps(body)
+    except (TypeError, orjson.JSONEncodeError) as e:
+        raise DataError(f"{what}: a value cannot be sent as JSON ({e}); nothing was sent") from None
+
+
 class Client:
     """An async ClickSend client bound to one account; use `Runner` to call it from sync code."""
 
@@ -151,6 +182,8 @@ class Client:
         base_url: str,
         **options: Any,
     ) -> None:
+        # the endpoint templates every path must fill (the catalog's), and their retry rules
+        self.routes = routes if routes is not None else default_catalog().routes
         unknown = set(options) - set(DEFAULTS)
         if unknown:
             raise ProgrammingError(
@@ -174,10 +207,7 @@ class Client:
     def _ensure(self) -> httpx.AsyncClient:
         if self._http is None:
             if not self.username or not self._api_key:
-                raise OperationalError(
-                    "no ClickSend credentials: set CLICKSEND_USERNAME and CLICKSEND_API_KEY "
-                    "(or pass username= and api_key= to csql.connect); `csql --sandbox` needs none"
-                )
+                raise OperationalError(missing_credentials(Where.PYTHON))
             n = int(self.options["concurrency"])
             self._http = httpx.AsyncClient(
                 base_url=self.base_url,
@@ -208,9 +238,11 @@ class Client:
         assert self._sem is not None
         method = method.upper()
         what = describe_request(method, path, params)
-        content = orjson.dumps(body) if body is not None else None
+        safe = self._route(method, path) is Retry.SAFE
+        content = _json_body(body, what)
         headers = {"Content-Type": "application/json"} if content is not None else None
         attempt = 0
+        lost = False  # an attempt may have reached ClickSend without an answer coming back
         while True:
             try:
                 async with self._sem:
@@ -220,17 +252,18 @@ class Client:
                         method, path, params=dict(params or {}), content=content, headers=headers
                     )
             except (httpx.TransportError, httpx.TimeoutException) as e:
-                # POST: the server may have acted already, so never resend
-                if method != "POST" and attempt < self.options["max_retries"]:
+                never_sent = isinstance(e, _NOT_SENT)
+                if (safe or never_sent) and attempt < self.options["max_retries"]:
+                    lost = lost or not never_sent
                     attempt += 1
                     self.stats.retries += 1
                     await asyncio.sleep(self._backoff(attempt))
                     continue
-                hint = (
-                    ""
-                    if method != "POST"
-                    else " (not retried: a POST may already have taken effect)"
-                )
+                reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+                if method != "GET" and (lost or not never_sent):
+                    raise self._unknown(
+                        method, path, what, f"no answer ({reason})", None, safe
+                    ) from None
                 raise OperationalError(
                     _redact(
                         f"{what}: could not reach ClickSend at {self.base_url}: "

@@ -161,7 +161,9 @@ class Connection:
         self.options = dict(options)
         session_opts = {k: options[k] for k in SESSION_OPTIONS if k in options}
         client_opts = {k: v for k, v in options.items() if k not in SESSION_OPTIONS}
-        self._client = Client(username, api_key, self.base_url, **client_opts)
+        self._client = Client(
+            username, api_key, self.base_url, routes=catalog.routes, **client_opts
+        )
         self._session: Session | None = Session(catalog, self._client, session_opts)
         #: PEP 249 extension: (csql.Warning, message) for every warning of this connection's
         #: cursors (messages ClickSend refused one by one); cleared by cursor() and execute()

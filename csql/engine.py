@@ -218,7 +218,6 @@ class Session:
                 result = result.rename_columns(names)
         return result
 
-
     # -- writes ------------------------------------------------------------------------------
 
     def _write(self, tree: exp.Expression, explain: bool = False) -> Result:

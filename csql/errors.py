@@ -31,6 +31,25 @@ class OperationalError(DatabaseError):
     """Errors of the service: authentication, network, rate limit, server errors."""
 
 
+class OutcomeUnknownError(OperationalError):
+    """A request that changes something may have reached ClickSend, but no answer came back.
+
+    A timeout, a dropped connection or a 5xx after the request was written: ClickSend may or
+    may not have acted (sent, bought, created, cancelled). csql never resends such a request.
+    `method` and `path` name it; a write statement's error also carries `report` (its
+    `unknown` rows). Check ClickSend (the table, or the history) before running it again.
+    """
+
+    def __init__(self, message: str, method: str = "", path: str = "",
+                 status: int | None = None) -> None:  # fmt: skip
+        super().__init__(message)
+        self.method, self.path, self.status = method, path, status
+
+
+#: the same class under the other name the issue uses
+UnknownOutcomeError = OutcomeUnknownError
+
+
 class IntegrityError(DatabaseError):
     """A write that ClickSend refused because of the data (missing required field, duplicate)."""
 
@@ -61,6 +80,8 @@ __all__ = [
     "InternalError",
     "NotSupportedError",
     "OperationalError",
+    "OutcomeUnknownError",
     "ProgrammingError",
+    "UnknownOutcomeError",
     "Warning",
 ]

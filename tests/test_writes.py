@@ -460,13 +460,16 @@ def test_partial_failure_report_matches_the_server(continue_on_error):
         written = {r.body["strip_string"] for r, _ in report.written}
         failed = {r.body["strip_string"] for r, _ in report.failed}
         skipped = {r.body["strip_string"] for r in report.not_attempted}
-        assert written | failed | skipped == set(names)
-        assert report.failed
+        # a POST that got a 500 or a dropped connection may have been applied: unknown, not failed
+        unknown = {r.body["strip_string"] for r, _ in report.unknown}
+        assert written | failed | unknown | skipped == set(names)
+        assert report.failed or report.unknown
         if continue_on_error:
             assert not skipped
         else:
-            assert len(failed) == 1
-        assert "written" in str(info.value) and "failed" in str(info.value)
+            assert len(failed | unknown) == 1
+        message = str(info.value)
+        assert "written" in message and ("failed" in message or "outcome unknown" in message)
         on_server = [r[0] for r in c.execute(
             "SELECT strip_string FROM stripped_string_rules WHERE strip_string LIKE 'partial%'").fetchall()]  # fmt: skip
         assert sorted(on_server) == sorted(written), (

@@ -2,9 +2,19 @@
 
 Writes go out one at a time in row order for POST (a create or a send must never be sent
 twice, and the report must say exactly which rows were written), and a few at a time for
-PUT/DELETE (idempotent). By default the first failure stops the statement: nothing new is
-started, and the error lists what was written (with the ids ClickSend returned), what failed
-and why, and what was not attempted. With `continue_on_error` every row is tried.
+PUT/DELETE. Every row ends in exactly one of four outcomes (WriteReport):
+
+- written: ClickSend answered 2xx (or a DELETE retried after a lost answer got 404: the
+  earlier attempt deleted the row, so it is done);
+- failed: ClickSend answered with an error, so nothing happened;
+- unknown: the request may have reached ClickSend but no answer came back (timeout, dropped
+  connection, 5xx); it may have taken effect and was not resent (OutcomeUnknownError);
+- not attempted: never sent, because an earlier row failed or had an unknown outcome.
+
+By default the first failure or unknown outcome stops the statement: nothing new is
+started, and the error lists every row by outcome, with the ids ClickSend returned. With
+`continue_on_error` every row is tried. The error is an OutcomeUnknownError (an
+OperationalError) when any row's outcome is unknown, else the class of the first failure.
 """
 
 from __future__ import annotations
@@ -13,8 +23,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from csql.client import Client
-from csql.errors import DatabaseError, Error
+from csql.client import Client, NotFound
+from csql.errors import DatabaseError, Error, OutcomeUnknownError
 from csql.write.dml import WriteRequest, redact
 
 _ID_FIELDS = ("message_id", "contact_id", "list_id", "template_id", "subaccount_id", "id")
@@ -27,6 +37,8 @@ class WriteReport:
     written: list[tuple[WriteRequest, Any]] = field(default_factory=list)
     failed: list[tuple[WriteRequest, Error]] = field(default_factory=list)
     not_attempted: list[WriteRequest] = field(default_factory=list)
+    #: sent, but no answer: each may have taken effect (check ClickSend before re-running)
+    unknown: list[tuple[WriteRequest, Error]] = field(default_factory=list)
 
     def summary(self) -> str:
         def ids(resp: Any, req: WriteRequest) -> str:
@@ -45,6 +57,13 @@ class WriteReport:
             parts.append(
                 f"{len(self.failed)} failed: "
                 + "; ".join(f"row {r.row} ({r.method} {r.path}): {e}" for r, e in self.failed[:5])
+            )
+        if self.unknown:
+            parts.append(
+                f"{len(self.unknown)} outcome unknown (may have taken effect, not resent; check "
+                "ClickSend before running it again): "
+                + ", ".join(f"row {r.row} ({r.method} {r.path})" for r, _ in self.unknown[:20])
+                + (" ..." if len(self.unknown) > 20 else "")
             )
         if self.not_attempted:
             rows = ", ".join(str(r.row) for r in self.not_attempted[:20])
@@ -82,13 +101,10 @@ async def send(
                 if not queue or stop.is_set():
                     return
                 i, req = queue.pop(0)
-            try:
-                resp = await client.request(req.method, req.path, req.query, req.body)
-                results[i] = ("ok", resp)
-            except Error as e:
-                results[i] = ("failed", e)
-                if not continue_on_error:
-                    stop.set()
+            outcome = await _attempt(client, req)
+            results[i] = outcome
+            if outcome[0] != "ok" and not continue_on_error:
+                stop.set()
 
     await asyncio.gather(*(worker() for _ in range(min(parallel, len(requests)))))
     for i, req in enumerate(requests):
@@ -97,16 +113,35 @@ async def send(
             report.not_attempted.append(req)
         elif outcome[0] == "ok":
             report.written.append((req, outcome[1]))
+        elif outcome[0] == "unknown":
+            report.unknown.append((req, outcome[1]))
         else:
             report.failed.append((req, outcome[1]))
     return report
 
 
+async def _attempt(client: Client, req: WriteRequest) -> tuple[str, Any]:
+    """One row's request and its outcome: ("ok", response), ("failed", error) or
+    ("unknown", error)."""
+    try:
+        return "ok", await client.request(req.method, req.path, req.query, req.body)
+    except OutcomeUnknownError as e:
+        return "unknown", e
+    except NotFound as e:
+        if req.method == "DELETE" and e.after_lost_attempt:
+            return "ok", None  # an earlier attempt deleted it; its answer was lost
+        return "failed", e
+    except Error as e:
+        return "failed", e
+
+
 def raise_for_failures(statement: str, report: WriteReport) -> None:
-    """Raise when any row failed, with the class of the first failure's error."""
-    if not report.failed:
+    """Raise when any row failed or has an unknown outcome: OutcomeUnknownError (carrying
+    `report` and `requests`, the rows that may have taken effect) if any is unknown, else the
+    class of the first failure's error."""
+    if not report.failed and not report.unknown:
         return
-    first = report.failed[0][1]
+    first = (report.unknown or report.failed)[0][1]
     cls = type(first) if isinstance(first, DatabaseError) else DatabaseError
     message = f"{statement}: {report.summary()}"
 
@@ -116,9 +151,11 @@ def raise_for_failures(statement: str, report: WriteReport) -> None:
     _Partial.__name__ = cls.__name__
     _Partial.__qualname__ = cls.__qualname__
     error = _Partial(message, report)
-    for attr in ("status", "response_code", "body"):
+    for attr in ("status", "response_code", "body", "method", "path"):
         if hasattr(first, attr):
             setattr(error, attr, getattr(first, attr))
+    if report.unknown:
+        error.requests = [r for r, _ in report.unknown]  # type: ignore[attr-defined]
     raise error
 
 
