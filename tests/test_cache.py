@@ -33,12 +33,12 @@ def rows(conn, sql):
 
 def test_a_repeated_read_sends_nothing(sb):
     conn = connect(sb, cache_ttl=60)
-    n, first = requests_of(sb, lambda: rows(conn, "SELECT * FROM contacts"))
+    n, _ = requests_of(sb, lambda: rows(conn, "SELECT * FROM contacts"))
     assert n > 1
     for sql in ("SELECT * FROM contacts", "SELECT count(*) FROM sms_history",
                 "SELECT * FROM sms_history ORDER BY date DESC LIMIT 5"):  # fmt: skip
         rows(conn, sql)
-        n, again = requests_of(sb, lambda sql=sql: rows(conn, sql))
+        n, _ = requests_of(sb, lambda sql=sql: rows(conn, sql))
         assert n == 0, sql
 
 
