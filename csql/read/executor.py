@@ -21,6 +21,7 @@ from csql.read import fetch as _fetch
 from csql.read.arrow import records_to_arrow, scalar_records, schema_for
 from csql.read.fetch import Page, Stream
 from csql.read.plan import FromQuery, KeySource, Plan, Scan, Values, readable
+from csql.read.planner.literals import NoValue, key_value
 
 
 class StreamError(Exception):
@@ -300,7 +301,8 @@ def _as_key(value: Any, column: Column) -> Any:
     if value is None:
         return None
     try:
-        text = column.path_value.segment(value)
-    except ValueError:
+        typed = key_value(value, column)
+        text = column.path_value.segment(typed)
+    except (NoValue, ValueError):
         return None
     return int(text) if column.type in ("integer", "bigint") else text
