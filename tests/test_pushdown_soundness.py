@@ -367,3 +367,25 @@ def test_fold_safe_agrees_with_duckdb():
         "SELECT l, c FROM unnest(?) t(l), unnest(?) u(c) WHERE c ILIKE l", [letters, chars]
     ).fetchall()
     assert rows == [], rows[:5]
+
+
+@pytest.mark.parametrize(
+    ("sql", "rows"),
+    [
+        ("SELECT count(*) FROM lists WHERE list_id = 99999999999999999999", [(0,)]),
+        ("SELECT count(*) FROM contacts WHERE list_id = -99999999999999999999", [(0,)]),
+        ("SELECT count(*) FROM contacts WHERE list_id = 1e30", [(0,)]),
+        ("SELECT count(*) FROM available_numbers WHERE country = '..'", [(0,)]),
+        ("SELECT count(*) FROM available_numbers WHERE country IN ('', '.', '/')", [(0,)]),
+    ],
+)
+def test_impossible_key_values_match_nothing_and_send_nothing(sb, conn, sql, rows):  # noqa: F811
+    """A key no path can hold equals no row (DuckDB's answer), with no request sent."""
+    before = conn.stats.requests
+    assert conn.execute(sql).fetchall() == rows
+    assert conn.stats.requests == before
+
+
+def test_out_of_range_key_among_good_ones(sb, conn, ref, catalog):  # noqa: F811
+    check(sb, conn, ref, catalog,
+          "SELECT list_id FROM lists WHERE list_id IN (788, 99999999999999999999)", requests=1)  # fmt: skip

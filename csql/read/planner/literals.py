@@ -135,7 +135,11 @@ def key_value(value: Any, column: Column) -> Any:
         if isinstance(value, str):
             if not _ASCII_INT.fullmatch(value):
                 raise NoValue
-            return int(value.strip())
+            number = int(value.strip())
+            bits = 31 if column.type == "integer" else 63  # INTEGER is 32-bit in DuckDB
+            if not -(2**bits) <= number < 2**bits:
+                raise NoValue  # DuckDB fails to cast it: the query's error, not ours
+            return number
         if isinstance(value, int):
             return value
         if isinstance(value, Decimal | float) and math.isfinite(value) and value == int(value):

@@ -91,6 +91,14 @@ def _prune(node: exp.Expression) -> exp.Expression | bool:
     return kept[0] if len(kept) == 1 else exp.or_(*kept, copy=False)
 
 
+def _fits_path(value: Any, col: Column) -> bool:
+    try:
+        col.path_value.segment(value)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass
 class Pushdown:
     """What the conjuncts of one reference allow, conjunct by conjunct."""
@@ -144,11 +152,17 @@ class Pushdown:
         return None
 
     def _key(self, col: Column, values: list[Any]) -> bool:
-        """Record key values (intersected with earlier ones); False if one is no key value."""
+        """Record key values (intersected with earlier ones); False if one is no key value.
+
+        A value that is a key value for DuckDB but can never be one in a path (an integer
+        beyond the key's range, `'..'`, an empty string) equals no row: it is dropped, so a
+        key with no value left sends no request and finds no row, as DuckDB would.
+        """
         try:
-            vals = list(dict.fromkeys(key_value(v, col) for v in values if v is not None))
+            typed = [key_value(v, col) for v in values if v is not None]
         except NoValue:
             return False
+        vals = list(dict.fromkeys(v for v in typed if _fits_path(v, col)))
         current = self.keys.get(col.name)
         self.keys[col.name] = vals if current is None else [v for v in current if v in vals]
         self.pushed.append(f"{col.name} IN ({', '.join(map(repr, vals))})")
