@@ -17,9 +17,9 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.errors import ParseError, SqlglotError, TokenError
 
-from csql import sqltext
+from csql import diagnostics, sqltext
 from csql.catalog import Catalog, Table
 from csql.errors import ProgrammingError
 from csql.metadata import SYS_TABLES
@@ -43,11 +43,8 @@ def parse(sql: str) -> exp.Expression:
     sqltext.check_nesting(sqltext.tokens(sql))
     try:
         trees = [t for t in sqlglot.parse(sql, read=DIALECT) if t is not None]
-    except ParseError as e:
-        first = e.errors[0] if e.errors else {}
-        where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
-        desc = first.get("description") or str(e)
-        raise ProgrammingError(f"SQL syntax error{where}: {desc}") from None
+    except (ParseError, TokenError) as e:  # the user's line, a caret, SQL terms (diagnostics)
+        raise ProgrammingError(diagnostics.syntax_error(sql, e)) from None
     except SqlglotError as e:
         raise ProgrammingError(f"SQL syntax error: {str(e)[:300]}") from None
     except RecursionError:

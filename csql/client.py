@@ -39,6 +39,7 @@ import httpx
 import orjson
 
 from csql.catalog import Retry, Routes, default_catalog
+from csql.diagnostics import Where, missing_credentials, rejected_credentials
 from csql.errors import (
     DatabaseError,
     DataError,
@@ -327,10 +328,7 @@ class Client:
         if status == 401:
             cls, text = (
                 AuthError,
-                (
-                    f"{text}. Check CLICKSEND_USERNAME and CLICKSEND_API_KEY (or the username= and "
-                    "api_key= given to csql.connect): ClickSend did not accept them"
-                ),
+                f"{text}. {rejected_credentials(Where.PYTHON)}",
             )
         elif status == 403:
             cls, text = AuthError, f"{text}. This account is not allowed to do that"

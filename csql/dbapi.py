@@ -7,7 +7,6 @@ fetchone/fetchmany/fetchall, `description`, `fetch_arrow_table()` and `fetchdf()
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -432,15 +431,19 @@ def connect(
     base_url: str | None = None,
     *,
     catalog: Catalog | None = None,
+    profile: str | None = None,
     **options: Any,
 ) -> Connection:
     """Open a connection to ClickSend.
 
     Missing arguments come from CLICKSEND_USERNAME, CLICKSEND_API_KEY and CLICKSEND_BASE_URL
-    (default https://rest.clicksend.com/v3). Nothing is sent until a statement needs it, so
-    metadata queries work without credentials.
+    (default https://rest.clicksend.com/v3), or from `profile`, a named profile of the
+    configuration file (csql.config: ~/.config/csql/config.toml). Nothing is sent until a
+    statement needs it, so metadata queries work without credentials.
     """
-    username = username if username is not None else os.environ.get("CLICKSEND_USERNAME")
-    api_key = api_key if api_key is not None else os.environ.get("CLICKSEND_API_KEY")
-    base_url = base_url or os.environ.get("CLICKSEND_BASE_URL") or DEFAULT_BASE_URL
+    from csql.config import connect_arguments
+
+    username, api_key, base_url, options = connect_arguments(
+        username, api_key, base_url, profile, options
+    )
     return Connection(username, api_key, base_url, catalog or default_catalog(), options)

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from csql import binder, metadata, sqltext
+from csql import binder, diagnostics, metadata, sqltext
 from csql.catalog import Catalog, Procedure, Table
 from csql.client import Client, Runner
 from csql.errors import (
@@ -28,7 +28,6 @@ from csql.errors import (
 from csql.read.arrow import convert, extract_records, records_to_arrow
 from csql.read.executor import Executor, StreamError
 from csql.read.explain import explain_plan
-from csql.read.plan import readable
 from csql.read.planner import plan_query
 from csql.sync import cache
 from csql.sync.statement import replicate_statement
@@ -75,11 +74,6 @@ class Result:
     #: what the statement did that the user should know although it did not fail (messages
     #: that ClickSend refused one by one); the cursor records them as csql.Warning
     warnings: tuple[str, ...] = ()
-
-
-def _readable(message: str) -> str:
-    """DuckDB's message with csql's internal view names turned back into table names."""
-    return readable(message).replace("EXPLAIN SELECT", "SELECT")
 
 
 def _check_kind(tree: exp.Expression) -> None:
@@ -136,11 +130,20 @@ class Session:
         self.client = client
         self.options = dict(options or {})
         self.runner: Runner | None = None
+        self.statement: str | None = None  # the user's text of the statement running
         self.duck = duckdb.connect(":memory:")
         self.duck.execute("SET TimeZone = 'UTC'")  # ClickSend's times are Unix seconds (UTC)
         self.cache = cache.for_session(catalog, client, self.options)  # None: cache_ttl off
-        for name, table in metadata.all_sys_tables(catalog).items():
+        self._sys_registered = False  # sys_* views: on the first statement naming one
+
+    def _register_sys_tables(self, sql: str) -> None:
+        """Register the metadata tables when a statement may read them. Lazily: registering
+        an Arrow table makes DuckDB import pandas (~0.5 s), which `SELECT 1` need not pay."""
+        if self._sys_registered or "sys_" not in sql.lower():
+            return
+        for name, table in metadata.all_sys_tables(self.catalog).items():
             self.duck.register(name, table)
+        self._sys_registered = True
 
     def close(self) -> None:
         if self.runner is not None:
@@ -161,6 +164,8 @@ class Session:
         return Executor(self.client, self.runner, self.duck, cache=self.cache)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
+        self.statement = sql  # DuckDB's errors are said about this text (_guard)
+        self._register_sys_tables(sql)
         stmt = sqltext.classify(sql)
         if stmt.kind is Kind.EXPLAIN:
             return self._explain(stmt.text, params)
@@ -431,15 +436,35 @@ class Session:
         except StreamError as e:
             raise e.error from None
         except duckdb.ParserException as e:
-            raise ProgrammingError(f"SQL syntax error: {e}") from None
+            raise ProgrammingError(f"syntax error: {self._readable(e)}") from None
         except (duckdb.BinderException, duckdb.CatalogException) as e:
-            raise ProgrammingError(_readable(str(e))) from None
+            raise ProgrammingError(self._readable(e)) from None
         except (duckdb.ConversionException, duckdb.OutOfRangeException) as e:
-            raise DataError(str(e)) from None
+            raise DataError(self._readable(e)) from None
         except duckdb.InvalidInputException as e:
-            raise ProgrammingError(str(e)) from None
+            raise ProgrammingError(self._readable(e)) from None
         except duckdb.Error as e:
             raise OperationalError(f"DuckDB: {e}") from None
+
+    def _readable(self, error: duckdb.Error) -> str:
+        """DuckDB's message about the rewritten SQL, said about the user's statement."""
+        return diagnostics.duckdb_error(str(error), self.statement, self._columns_of)
+
+    def _columns_of(self, name: str) -> tuple[str, ...]:
+        """The columns of the table a name or alias of the current statement stands for."""
+        table = self.catalog.table(name)
+        if table is None and self.statement:
+            import sqlglot
+
+            try:
+                tree = sqlglot.parse_one(self.statement, read=binder.DIALECT)
+            except Exception:
+                return ()
+            for ref in tree.find_all(exp.Table):
+                if ref.alias_or_name.lower() == name.lower():
+                    table = self.catalog.table(ref.name)
+                    break
+        return table.column_names if table is not None else ()
 
     def _show(self, tree: exp.Show) -> Result:
         if tree.name.upper() not in ("TABLES", "ALL TABLES"):

@@ -7,6 +7,8 @@ each other, list functions on `aliases` and `operations`).
 
 from __future__ import annotations
 
+from functools import cache
+
 import pyarrow as pa
 
 from csql.catalog import Catalog, Column, Table
@@ -85,26 +87,75 @@ def sys_columns(catalog: Catalog) -> pa.Table:
             rows["required_on_insert"].append(c.name in required)
             rows["read_only"].append(c.read_only)
             rows["description"].append(c.description)
-    schema = pa.schema(
-        [
-            ("table_name", pa.string()),
-            ("column_name", pa.string()),
-            ("ordinal_position", pa.int32()),
-            ("data_type", pa.string()),
-            ("nullable", pa.bool_()),
-            ("is_key", pa.bool_()),
-            ("primary_key", pa.bool_()),
-            ("path_key", pa.bool_()),
-            ("searchable", pa.bool_()),
-            ("sortable", pa.bool_()),
-            ("filterable", pa.bool_()),
-            ("range_filter", pa.string()),
-            ("required_on_insert", pa.bool_()),
-            ("read_only", pa.bool_()),
-            ("description", pa.string()),
-        ]
-    )
+    schema = _SYS_COLUMNS_SCHEMA
+    own = {"sys_tables": sys_tables(catalog).schema, "sys_procedures": sys_procedures(catalog).schema,
+           "sys_columns": schema}  # fmt: skip
+    for name in sorted(own):  # the metadata tables describe themselves too
+        for i, (col, sql_type) in enumerate(_duckdb_types(own[name]), start=1):
+            for key, value in (("table_name", name), ("column_name", col),
+                               ("ordinal_position", i), ("data_type", sql_type),
+                               ("nullable", True), ("range_filter", None),
+                               ("read_only", True), ("description", f"metadata: {name}.{col}")):  # fmt: skip
+                rows[key].append(value)
+            for key in ("is_key", "primary_key", "path_key", "searchable", "sortable",
+                        "filterable", "required_on_insert"):  # fmt: skip
+                rows[key].append(False)
     return pa.table(rows, schema=schema)
+
+
+def _duckdb_types(schema: pa.Schema) -> list[tuple[str, str]]:
+    """(column, type) as DuckDB's own DESCRIBE of that Arrow schema names the type."""
+    return [(f.name, _duckdb_type(f.type)) for f in schema]
+
+
+@cache
+def _duckdb_keywords() -> frozenset[str]:
+    import duckdb
+
+    rows = duckdb.sql("SELECT keyword_name FROM duckdb_keywords()").fetchall()
+    return frozenset(r[0].lower() for r in rows)
+
+
+def _duckdb_name(name: str) -> str:
+    """A struct field's name as DuckDB prints it: quoted when it is a keyword."""
+    plain = name.isidentifier() and name.islower() and name not in _duckdb_keywords()
+    return name if plain else f'"{name}"'
+
+
+def _duckdb_type(t: pa.DataType) -> str:
+    """An Arrow type's DuckDB name, without asking DuckDB (that would import pandas)."""
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _duckdb_type(t.value_type) + "[]"
+    if pa.types.is_struct(t):
+        fields = ", ".join(f"{_duckdb_name(f.name)} {_duckdb_type(f.type)}" for f in t)
+        return f"STRUCT({fields})"
+    simple = {
+        pa.string(): "VARCHAR", pa.large_string(): "VARCHAR", pa.bool_(): "BOOLEAN",
+        pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT", pa.float32(): "FLOAT", pa.float64(): "DOUBLE",
+    }  # fmt: skip
+    return simple.get(t, str(t).upper())
+
+
+_SYS_COLUMNS_SCHEMA = pa.schema(
+    [
+        ("table_name", pa.string()),
+        ("column_name", pa.string()),
+        ("ordinal_position", pa.int32()),
+        ("data_type", pa.string()),
+        ("nullable", pa.bool_()),
+        ("is_key", pa.bool_()),
+        ("primary_key", pa.bool_()),
+        ("path_key", pa.bool_()),
+        ("searchable", pa.bool_()),
+        ("sortable", pa.bool_()),
+        ("filterable", pa.bool_()),
+        ("range_filter", pa.string()),
+        ("required_on_insert", pa.bool_()),
+        ("read_only", pa.bool_()),
+        ("description", pa.string()),
+    ]
+)
 
 
 def sys_procedures(catalog: Catalog) -> pa.Table:
@@ -154,7 +205,12 @@ def all_sys_tables(catalog: Catalog) -> dict[str, pa.Table]:
 def describe(table: Table) -> pa.Table:
     """DESCRIBE <table>: one row per column, in the shape of DuckDB's own DESCRIBE plus csql's flags."""
     cols = table.columns
-    required = table.required_on_insert_columns()
+    required: dict[str, str] = {}  # "required", or "one of a, b, c" for an any-of group
+    for group in table.required_on_insert:
+        for name in group:
+            required.setdefault(
+                name, "required" if len(group) == 1 else f"one of {', '.join(group)}"
+            )
     return pa.table(
         {
             "column_name": [c.name for c in cols],
@@ -167,7 +223,7 @@ def describe(table: Table) -> pa.Table:
                 ",".join(p for p in (c.range_lower, c.range_upper, c.range_after) if p) or None
                 for c in cols
             ],
-            "required_on_insert": [c.name in required for c in cols],
+            "required_on_insert": pa.array([required.get(c.name) for c in cols], pa.string()),
             "read_only": [c.read_only for c in cols],
             "description": [c.description for c in cols],
         }
@@ -176,7 +232,8 @@ def describe(table: Table) -> pa.Table:
 
 def show_tables(catalog: Catalog) -> pa.Table:
     """SHOW TABLES: every ClickSend table and the metadata tables."""
-    names = [t.name for t in catalog.tables] + list(SYS_TABLES)
-    kinds = ["clicksend"] * len(catalog.tables) + ["metadata"] * len(SYS_TABLES)
-    ops = [", ".join(t.operations) for t in catalog.tables] + ["SELECT"] * len(SYS_TABLES)
+    rows = [(t.name, "clicksend", ", ".join(t.operations)) for t in catalog.tables]
+    rows += [(name, "metadata", "SELECT") for name in SYS_TABLES]
+    rows.sort()  # alphabetical, as DuckDB's and psql's listings are
+    names, kinds, ops = (list(c) for c in zip(*rows, strict=True))
     return pa.table({"name": names, "kind": kinds, "operations": ops})

@@ -140,13 +140,13 @@ def test_file(run, tmp_path):
     f.write_text("-- lists, then a count\nSELECT count(*) AS n FROM lists;\n\nSELECT 'a;b' AS s;\n")
     code, out, err = run("-f", str(f), "--format", "csv")
     assert code == 0 and err == ""
-    assert out == "n\n5\ns\na;b\n"
+    assert out == "n\n5\n\ns\na;b\n"  # result sets apart by an empty line
 
 
 def test_stdin_in_process(run):
     code, out, _ = run("--format", "csv", stdin="SELECT 1 AS one;\nSELECT 2 AS two;\n")
     assert code == 0
-    assert out == "one\n1\ntwo\n2\n"
+    assert out == "one\n1\n\ntwo\n2\n"
 
 
 def test_empty_input_is_success(run):
@@ -282,7 +282,7 @@ def test_yes_runs_an_unfiltered_delete(run, conn):
     assert _count(conn, "sms_templates") > 0
     code, out, err = run("-c", "DELETE FROM sms_templates", "--yes")
     assert code == 0, err
-    assert out.endswith("rows affected\n")
+    assert out == "" and err.endswith("rows affected\n")  # status on stderr, never stdout
     assert _count(conn, "sms_templates") == 0
 
 
