@@ -33,7 +33,8 @@ from csql.sync.merge import SYNCED_AT, quote, sql_string
 from csql.sync.strategy import Strategy
 
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for a NULL partition value
-DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
+ACCOUNT = "account"  # the lake's partition columns
+MONTH = "month"
 
 
 class Format(enum.Enum):
@@ -139,6 +140,7 @@ class _Lake(Target):
 
     def __init__(self, path: str, account: str) -> None:
         self.root, self.account = Path(path), account
+        self._keys = {}
         if self.root.exists() and not self.root.is_dir():
             raise ProgrammingError(f"{path} is a file; a {self.kind} replica is a directory")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -151,9 +153,15 @@ class _Lake(Target):
 
     kind = "lake"
 
-    @property
-    def partition(self) -> str:
-        return f"account={url_quote(self.account, safe='')}"
+    #: partition column names per lake table; a table with a column of that name (the
+    #: reseller accounts' `account`) gets csql_account / csql_month instead
+    _keys: dict[str, tuple[str, str]]
+
+    def keys(self, name: str) -> tuple[str, str]:
+        return self._keys.get(name, (ACCOUNT, MONTH))
+
+    def partition(self, name: str) -> str:
+        return f"{self.keys(name)[0]}={url_quote(self.account, safe='')}"
 
     def _load(self, name: str, columns: dict[str, str], into: str) -> None:
         source = self._read(name)
@@ -168,6 +176,10 @@ class _Lake(Target):
 
     def prepare(self, strategy: Strategy) -> None:
         table = strategy.table
+        names = set(table.column_names)
+        self._keys[table.name] = tuple(
+            k if k not in names else f"csql_{k}" for k in (ACCOUNT, MONTH)
+        )
         self.duck.execute(f"DROP TABLE IF EXISTS {quote(table.name)}")
         merge.create_table(self.duck, table)
         columns = {c.name: SQL_TYPES[c.type] for c in table.columns}
@@ -182,7 +194,8 @@ class _Lake(Target):
             if col is not None
             else None
         )
-        parts = f"{sql_string(self.account)} AS account" + (f", {month} AS month" if month else "")
+        acct, mon = self.keys(strategy.table.name)
+        parts = f"{sql_string(self.account)} AS {acct}" + (f", {month} AS {mon}" if month else "")
         cols = ", ".join(
             f"CAST({quote(c.name)} AS VARCHAR) AS {quote(c.name)}" if c.type == "json" and self.kind == "Delta"
             else quote(c.name)
@@ -193,7 +206,7 @@ class _Lake(Target):
     def commit(self, strategy: Strategy) -> None:
         self.duck.execute("COMMIT")
         self._write_table(strategy.table.name, self._frame(strategy),
-                          ["account", "month"] if strategy.partition_column else ["account"])  # fmt: skip
+                          list(self.keys(strategy.table.name)[: 2 if strategy.partition_column else 1]))  # fmt: skip
         self._write_state()
 
     def record_failure(self, row: dict) -> None:
@@ -215,7 +228,7 @@ class ParquetTarget(_Lake):
     kind = "Parquet"
 
     def _read(self, name: str) -> str | None:
-        base = self.root / name / self.partition
+        base = self.root / name / self.partition(name)
         self._recover(name)
         if not any(base.rglob("*.parquet")):
             return None
@@ -224,14 +237,14 @@ class ParquetTarget(_Lake):
 
     def _recover(self, name: str) -> None:
         """A swap interrupted after the old partition was moved aside: move it back."""
-        live, old = self.root / name / self.partition, self._aside(name, "old")
+        live, old = self.root / name / self.partition(name), self._aside(name, "old")
         if not live.exists() and old.exists():
             os.replace(old, live)
         elif old.exists():
             shutil.rmtree(old, ignore_errors=True)
 
     def _aside(self, name: str, what: str) -> Path:
-        return self.root / ".csql" / f"{name}.{self.partition}.{what}"
+        return self.root / ".csql" / f"{name}.{self.partition(name)}.{what}"
 
     def _write_table(self, name: str, select: str, partition_by: list[str]) -> None:
         staging = self.root / ".csql" / f"{name}.{uuid.uuid4().hex}"
@@ -242,8 +255,8 @@ class ParquetTarget(_Lake):
             f"(FORMAT parquet, PARTITION_BY ({cols}), OVERWRITE_OR_IGNORE true)"
         )
         # the one partition written (DuckDB escapes odd characters its own way)
-        written = next(staging.iterdir(), staging / self.partition)
-        live = self.root / name / self.partition
+        written = next(staging.iterdir(), staging / self.partition(name))
+        live = self.root / name / self.partition(name)
         live.parent.mkdir(parents=True, exist_ok=True)
         old = self._aside(name, "old")
         if not written.exists():  # no rows: an empty partition
@@ -275,7 +288,9 @@ class DeltaTarget(_Lake):
         uri = self.root / name
         if not (uri / "_delta_log").is_dir():
             return None
-        data = DeltaTable(str(uri)).to_pyarrow_table(filters=[("account", "=", self.account)])
+        data = DeltaTable(str(uri)).to_pyarrow_table(
+            filters=[(self.keys(name)[0], "=", self.account)]
+        )
         view = f"__csql_delta_{name}"
         self.duck.register(view, data)
         return quote(view)
@@ -283,10 +298,10 @@ class DeltaTarget(_Lake):
     def _write_table(self, name: str, select: str, partition_by: list[str]) -> None:
         from deltalake import write_deltalake
 
-        data: pa.Table = self.duck.execute(select).to_arrow_table()
+        data: pa.Table = self.duck.sql(select).to_arrow_table()
         data = _delta_types(data)
         uri = self.root / name
-        predicate = f"account = {sql_string(self.account)}"
+        predicate = f"{self.keys(name)[0]} = {sql_string(self.account)}"
         if (uri / "_delta_log").is_dir():
             write_deltalake(str(uri), data, mode="overwrite", predicate=predicate,
                             partition_by=partition_by)  # fmt: skip
