@@ -325,6 +325,8 @@ class TableSync:
         top = self.duck.execute(f"SELECT max({c}) FROM {quote(self.name)}").fetchall()[0][0]
         if top is None:
             return None, []
+        if top > _now():  # a message scheduled for later must not hide the ones sent until then
+            return _now(), []
         keys = ", ".join(quote(k) for k in self.s.key)
         found = self.duck.execute(
             f"SELECT {keys} FROM {quote(self.name)} WHERE {c} = ? ORDER BY ALL", [top]
