@@ -181,6 +181,7 @@ class Client:
         username: str | None,
         api_key: str | None,
         base_url: str,
+        routes: Routes | None = None,
         **options: Any,
     ) -> None:
         # the endpoint templates every path must fill (the catalog's), and their retry rules
