@@ -44,6 +44,12 @@ def _query(scan: Scan) -> str:
 
 def _rows(scan: Scan) -> list[dict]:
     endpoint = scan.table.endpoints["get" if scan.mode == "get" else "list"]
+    if scan.empty:
+        return [
+            {"scan": scan.id, "table": scan.table.name, "role": "empty", "method": None,
+             "path": endpoint.path, "query": None, "pages": "0",
+             "note": "no request: the statement keeps none of these rows (WHERE false, LIMIT 0)"}
+        ]  # fmt: skip
     fixed = {k: v.values for k, v in scan.keys.items() if isinstance(v, Values)}
     derived = {k: v for k, v in scan.keys.items() if isinstance(v, FromScan | FromQuery)}
     combos = list(itertools.islice(itertools.product(*fixed.values()), _MAX_LISTED + 1))
