@@ -313,6 +313,9 @@ class Table:
     required_on_insert: tuple[tuple[str, ...], ...] = ()
     operations_note: str | None = None
     singleton: bool = False
+    #: columns the list endpoint does not return (ClickSend's list examples): only the get
+    #: endpoint has them, so reading them means a GET per row
+    list_omits: tuple[str, ...] = ()
     #: tables whose rows a write to this one changes (contacts -> lists' counts): the read
     #: cache drops them too (csql.sync.cache)
     invalidates: tuple[str, ...] = ()
@@ -680,7 +683,7 @@ def _column(name: str, data: Any, ctx: _Ctx) -> Column:
 
 _TABLE_KEYS = {
     "description", "aliases", "operations", "operations_note", "singleton", "endpoints",
-    "required_on_insert", "columns", "invalidates", "count_per_parent",
+    "required_on_insert", "columns", "invalidates", "count_per_parent", "list_omits",
 }  # fmt: skip
 
 
@@ -748,10 +751,24 @@ def _table(name: str, data: Any, group: str, ctx: _Ctx) -> Table:
         required_on_insert=tuple(required),
         operations_note=data.get("operations_note"),
         singleton=_expect(singleton, bool, ctx, "singleton"),
+        list_omits=_list_omits(data.get("list_omits"), by_name, endpoints, ctx),
         invalidates=tuple(str(t) for t in _expect(data.get("invalidates") or [], list, ctx, "invalidates")),
         count_per_parent=data.get("count_per_parent"),
         _by_name=MappingProxyType(by_name),
     )
+
+
+
+def _list_omits(raw: Any, by_name: Mapping[str, Column], endpoints: Mapping[str, Endpoint],
+                ctx: _Ctx) -> tuple[str, ...]:  # fmt: skip
+    """`list_omits: [body]`: real columns, and only on a table with a get endpoint to read them."""
+    names = tuple(str(n) for n in _expect(raw or [], list, ctx, "list_omits"))
+    for n in names:
+        if n.lower() not in by_name:
+            raise ctx.error(f"{n!r} is not a column", "list_omits")
+    if names and "get" not in endpoints:
+        raise ctx.error("needs a get endpoint to read the omitted columns", "list_omits")
+    return names
 
 
 _PROC_KEYS = {

@@ -32,6 +32,7 @@ def build_app(
     empty: bool = False,
 ):
     """The routes and the in-memory state for one (seed, scale); no sockets involved."""
+    from csql.sandbox import actions
     from csql.sandbox.data import Generator
     from csql.sandbox.routes import App
     from csql.sandbox.store import Store, TableStore
@@ -47,7 +48,9 @@ def build_app(
             or (table.operations == ("SELECT",) and not _history(table))
         ):
             ts.load(gen.rows(table))
-    return App(catalog, store, gen)
+    app = App(catalog, store, gen)
+    actions.install(app)  # ClickSend's behaviour, registered by name (csql.sandbox.registry)
+    return app
 
 
 def _history(table) -> bool:

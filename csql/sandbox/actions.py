@@ -15,13 +15,13 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from csql.catalog import Endpoint, Table
+from csql.catalog import Catalog, Endpoint, Table
 from csql.sandbox import data, wire
-
-if TYPE_CHECKING:
-    from csql.sandbox.routes import App, Request
+from csql.sandbox.registry import ANY_TABLE, Hook
+from csql.sandbox.routes import ApiError, App, Request, conform_row
 
 Action = Callable[["Request", dict[str, str], Any], tuple[int, Any]]
 
@@ -42,6 +42,10 @@ TEST_NUMBERS = {
 TEST_EMAILS = {"test1@test.com", "test2@test.com", "test3@test.com"}
 TEST_POSTCODES = {"11111", "22222", "33333"}
 E164 = re.compile(r"^\+?[1-9]\d{6,14}$")
+#: Request.account of a request authenticated with a subaccount's API username and key
+SUBACCOUNT_PREFIX = "subaccount:"
+#: the reference's "Test Credentials": this account has no credit
+NO_CREDIT = "nocredit"
 
 #: price per message part (or page, or letter) by channel, in the account currency
 UNIT_PRICE = {
@@ -53,83 +57,140 @@ UNIT_PRICE = {
     "postcard": 0.95,
     "email": 0.01,
 }
-#: send path -> (channel, history table, item list key)
-SENDS = {
-    "/sms/send": ("sms", "sms_history", "messages"),
-    "/mms/send": ("mms", "mms_history", "messages"),
-    "/voice/send": ("voice", "voice_history", "messages"),
-    "/fax/send": ("fax", "fax_history", "messages"),
-    "/post/letters/send": ("letter", "letter_history", "recipients"),
-    "/post/postcards/send": ("postcard", "postcard_history", "recipients"),
-}
-CAMPAIGNS = {"sms_campaigns": "sms", "mms_campaigns": "mms", "email_campaigns": "email"}
 
 
-class Hooks:
-    """Per-table extensions that routes.App calls at fixed points."""
+@dataclass(frozen=True)
+class SendRule:
+    """How one channel sends, read from the catalog's procedures (never restated here)."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.actions: dict[str, Action] = {}
+    send: str  # path of the send procedure
+    price: str | None  # path of its price procedure
+    channel: str  # sms, mms, voice, fax, letter, postcard, email (the history table's prefix)
+    history: str  # the table sent messages appear in
+    key: str | None  # `messages` / `recipients`: the body's list of items; None: one item
 
-    def action(self, method: str, path: str) -> Action | None:
-        return self.actions.get(f"{method} {wire.norm_path(path)}")
 
-    def list_override(self, table: Table, req: Request, params: dict[str, str]) -> Any:
-        if table.name == "account_usage":
-            return account_usage(self.app, table, params)
-        if table.name in ("sms_statistics", "voice_statistics"):
-            return statistics(self.app, table)
-        return None
+def send_rules(catalog: Catalog) -> list[SendRule]:
+    """Every paid POST procedure whose result rows are a history table is a send."""
+    rules = []
+    for p in catalog.procedures:
+        if (
+            p.method != "POST"
+            or not p.costs_money
+            or not (p.result_table or "").endswith("_history")
+        ):
+            continue
+        price = catalog.procedure(p.price) if p.price else None
+        rules.append(
+            SendRule(
+                send=p.path,
+                price=price.path if price else None,
+                channel=p.result_table.removesuffix("_history"),
+                history=p.result_table,
+                key=p.body if p.body in ("messages", "recipients") else None,
+            )
+        )
+    return rules
 
-    def ensure_scope(self, table: Table, scope: tuple[str, ...]) -> None:
+
+def campaign_tables(catalog: Catalog) -> dict[str, str]:
+    """table -> channel for the tables whose INSERT is a paid send procedure's request
+    (INSERT INTO sms_campaigns is POST /sms-campaigns/send)."""
+    paid = {p.path: p for p in catalog.procedures if p.method == "POST" and p.costs_money}
+    out = {}
+    for t in catalog.tables:
+        ep = t.endpoints.get("insert")
+        if ep is not None and ep.path in paid and paid[ep.path].result_table == t.name:
+            out[t.name] = t.name.removesuffix("_campaigns")
+    return out
+
+
+def _register_table_hooks(app: App) -> None:
+    """The per-table behaviour of ClickSend that the generic endpoints cannot express."""
+    reg = app.registry
+
+    @reg.table(Hook.LIST, "account_usage")
+    def _usage(table: Table, req: Request, params: dict[str, str]) -> Any:
+        return account_usage(app, table, params)
+
+    @reg.table(Hook.LIST, "sms_statistics", "voice_statistics")
+    def _statistics(table: Table, req: Request, params: dict[str, str]) -> Any:
+        return statistics(app, table)
+
+    @reg.table(Hook.ENSURE_SCOPE, ANY_TABLE)
+    def _ensure_scope(table: Table, scope: tuple[str, ...]) -> None:
         """Rows of a path key that nothing fans out (numbers for sale in a country) are made
         on first request, deterministically for the key's value."""
         if not scope or all(c.fanout for c in table.path_keys) or table.operations != ("SELECT",):
             return
-        ts = self.app.store[table.name]
+        ts = app.store[table.name]
         if ts.by_path.get(ts.path_key(dict(zip(ts.path_keys, scope, strict=True)))):
             return
         fixed = dict(zip(ts.path_keys, scope, strict=True))
         stream = f"{table.name}@{'|'.join(scope)}"
-        rows = self.app.gen._generic(table, data.SMALL * 2, fixed, stream)
+        rows = app.gen._generic(table, data.SMALL * 2, fixed, stream)
         for r in data.conform_rows(table, rows):
             ts.put(r)
 
-    def list_extras(self, table: Table) -> dict | None:
-        if table.name == "recharge_packages":
-            return {"_currency": dict(wire.CURRENCY)}
-        return None
+    @reg.table(Hook.LIST_EXTRAS, "recharge_packages")
+    def _currency(table: Table) -> dict:
+        return {"_currency": dict(wire.CURRENCY)}
 
-    def insert_override(
-        self, table: Table, ep: Endpoint, req: Request, params: dict[str, str]
-    ) -> tuple[int, Any] | None:
-        if table.name in CAMPAIGNS:
-            return send_campaign(self.app, table, ep, req, params, dry_run=False)
-        if table.name == "account":
-            values = req.json_object()
-            self.app.check_required(table, values)
-            row = self.app.new_row(table, values)
-            row.pop("password", None)
-            body = wire.envelope(row, "Successfully created an account.")
-            return 200, wire.conform(body, wire.shape(ep.method, ep.path))
-        if ep is table.endpoints.get("bulk_insert"):
-            return import_contacts(self.app, req, params, req.json_object())
-        return None
+    for name in campaign_tables(app.catalog):
 
-    def after_insert(self, table: Table, row: dict) -> None:
-        return None
+        @reg.table(Hook.INSERT, name)
+        def _campaign(table: Table, ep: Endpoint, req: Request, params: dict[str, str]):
+            return send_campaign(app, table, ep, req, params, dry_run=False)
 
-    def after_delete(self, table: Table, row: dict) -> None:
-        if table.name == "lists" and "contacts" in self.app.store.tables:
-            contacts = self.app.store["contacts"]
+    @reg.table(Hook.INSERT, "account")
+    def _new_account(table: Table, ep: Endpoint, req: Request, params: dict[str, str]):
+        values = req.json_object()
+        app.check_required(table, values)
+        row = app.new_row(table, values)
+        row.pop("password", None)
+        body = wire.envelope(row, "Successfully created an account.")
+        return 200, wire.conform(body, wire.shape(ep.method, ep.path))
+
+    for t in app.catalog.tables:
+        if "bulk_insert" in t.endpoints and t.name not in campaign_tables(app.catalog):
+
+            @reg.table(Hook.INSERT, t.name)
+            def _bulk(table: Table, ep: Endpoint, req: Request, params: dict[str, str]):
+                if ep is table.endpoints.get("bulk_insert"):
+                    return import_contacts(app, req, params, req.json_object())
+                return None
+
+    @reg.table(Hook.LIST, "account")
+    def _own_account(table: Table, req: Request, params: dict[str, str]) -> Any:
+        """The test account `nocredit` reads its own account: no balance (reference, Test
+        Credentials: "This account has no credit")."""
+        acct = _account_row(app)
+        if req.account != NO_CREDIT or acct is None:
+            return None
+        own = {**acct, "username": NO_CREDIT, "balance": data.price(0.0)}
+        ep = table.list_endpoint
+        return wire.conform(
+            wire.envelope(own, "Here's your account"), wire.shape(ep.method, ep.path)
+        )
+
+    @reg.table(Hook.AFTER_INSERT, "email_addresses")
+    def _unverified(table: Table, row: dict) -> None:
+        """A new allowed address is unverified until VerifyAllowedEmailAddress (reference,
+        POST /email/addresses example: "verified": 0)."""
+        row["verified"] = 0
+
+    @reg.table(Hook.AFTER_DELETE, "lists")
+    def _list_deleted(table: Table, row: dict) -> None:
+        if "contacts" in app.store.tables:
+            contacts = app.store["contacts"]
             for r in contacts.scope((row["list_id"],)):
                 contacts.remove(r)
 
 
 def install(app: App) -> None:
-    """Register decorators and path-keyed actions on an App."""
-    hooks = app.hooks
+    """Register ClickSend's behaviour in the App's registry: table hooks, row decorators and
+    the actions of the catalog's procedures (sends and cancels derived from the catalog)."""
+    _register_table_hooks(app)
     store = app.store
 
     if "lists" in store.tables and "contacts" in store.tables:
@@ -147,40 +208,40 @@ def install(app: App) -> None:
             out["_list_name"] = lst.get("list_name") if lst else None
             return out
 
-        app.decorators["lists"] = decorate_list
-        app.decorators["contacts"] = decorate_contact
+        app.registry.table(Hook.DECORATE, "lists")(decorate_list)
+        app.registry.table(Hook.DECORATE, "contacts")(decorate_contact)
 
-    def on(method: str, path: str):
-        def register(fn: Action) -> Action:
-            hooks.actions[f"{method} {wire.norm_path(path)}"] = fn
-            return fn
+    on = app.registry.action
 
-        return register
-
-    for path, (channel, history, key) in SENDS.items():
-        on("POST", path)(_sender(app, channel, history, key, dry_run=False))
-        on("POST", path.replace("/send", "/price"))(_sender(app, channel, history, key, True))
-    on("POST", "/email/send")(_sender(app, "email", "email_history", None, dry_run=False))
-    on("POST", "/email/price")(_sender(app, "email", "email_history", None, dry_run=True))
-
-    for table_name in CAMPAIGNS:
+    rules = send_rules(app.catalog)
+    by_prefix = {r.send.rsplit("/", 1)[0]: r for r in rules}
+    for r in rules:
+        on("POST", r.send)(_sender(app, r.channel, r.history, r.key, dry_run=False))
+        if r.price:
+            on("POST", r.price)(_sender(app, r.channel, r.history, r.key, dry_run=True))
+    campaign_paths = set()
+    for table_name in campaign_tables(app.catalog):
         table = app.catalog.table(table_name)
-        if table is None or "insert" not in table.endpoints:
-            continue
         ep = table.endpoints["insert"]
+        campaign_paths.add(ep.path.rsplit("/", 1)[0])
         on("POST", ep.path)(_campaign_action(app, table, ep, dry_run=False))
-        on("POST", ep.path.replace("/send", "/price"))(_campaign_action(app, table, ep, True))
+        send = next(p for p in app.catalog.procedures if p.path == ep.path)
+        if send.price:
+            price = app.catalog.procedure(send.price)
+            on("POST", price.path)(_campaign_action(app, table, ep, True))
         on("PUT", f"{ep.path.rsplit('/', 1)[0]}/{{id}}/cancel")(_campaign_cancel(app, table))
-
-    for path, history in (
-        ("/sms/{message_id}/cancel", "sms_history"),
-        ("/voice/{message_id}/cancel", "voice_history"),
-        ("/post/letters/{message_id}/cancel", "letter_history"),
-        ("/post/postcards/{message_id}/cancel", "postcard_history"),
-    ):
-        on("PUT", path)(_cancel_one(app, history))
-    on("PUT", "/sms/cancel-all")(_cancel_all(app, "sms_history"))
-    on("PUT", "/voice/cancel-all")(_cancel_all(app, "voice_history"))
+    # cancels: PUT <send prefix>/{message_id}/cancel and PUT <send prefix>/cancel-all
+    for proc in app.catalog.procedures:
+        if proc.method != "PUT":
+            continue
+        if proc.path.endswith("/{message_id}/cancel"):
+            rule = by_prefix.get(proc.path.removesuffix("/{message_id}/cancel"))
+            if rule is not None:
+                on("PUT", proc.path)(_cancel_one(app, rule.history))
+        elif proc.path.endswith("/cancel-all"):
+            rule = by_prefix.get(proc.path.removesuffix("/cancel-all"))
+            if rule is not None:
+                on("PUT", proc.path)(_cancel_all(app, rule.history))
 
     on("PUT", "/lists/{from_list_id}/contacts/{contact_id}/copy/{to_list_id}")(
         lambda req, params, args: move_contact(app, params, copy=True)
@@ -275,7 +336,7 @@ def _status(app: App, req: Request, channel: str, item: dict, price: float, free
         return "INVALID_RECIPIENT"
     if channel in ("sms", "mms", "voice") and not str(item.get("body") or "").strip():
         return "EMPTY_MESSAGE"
-    if req.account == "nocredit" and not free:
+    if req.account == NO_CREDIT and not free:
         return "INSUFFICIENT_CREDIT"
     return "SUCCESS"
 
@@ -302,6 +363,9 @@ def _sender(app: App, channel: str, history: str, key: str | None, dry_run: bool
                 unit = 0.0 if free else UNIT_PRICE[channel]
                 price = round(unit * parts, 6)
                 status = _status(app, req, channel, item, price, free)
+                refused = status != "SUCCESS"
+                if refused:  # not sent: not charged, and no carrier delivered it
+                    price = 0.0
                 schedule = int(item.get("schedule") or 0) or now
                 msg = {
                     **{
@@ -314,9 +378,9 @@ def _sender(app: App, channel: str, history: str, key: str | None, dry_run: bool
                     "message_parts": parts,
                     "message_price": data.price(price),
                     "user_id": _account_row(app).get("user_id") if _account_row(app) else 1,
-                    "subaccount_id": sub_row.get("subaccount_id") if sub_row else 1,
+                    "subaccount_id": _subaccount_id(req, sub_row),
                     "country": item.get("country") or _country_of(to),
-                    "carrier": data.CARRIERS.get(_country_of(to), ""),
+                    "carrier": "" if refused else data.CARRIERS.get(_country_of(to), ""),
                     "status": status,
                     "custom_string": item.get("custom_string"),
                     "is_shared_system_number": False,
@@ -352,6 +416,14 @@ def _sender(app: App, channel: str, history: str, key: str | None, dry_run: bool
     return action
 
 
+def _subaccount_id(req: Request, default_row: dict | None) -> Any:
+    """The subaccount a send is made by: the one whose credentials authenticated the request
+    (ClickSend's subaccounts have API keys of their own), else the main one."""
+    if req.account.startswith(SUBACCOUNT_PREFIX):
+        return int(req.account.removeprefix(SUBACCOUNT_PREFIX))
+    return default_row.get("subaccount_id") if default_row else 1
+
+
 def _email_of(item: dict) -> str:
     to = item.get("to")
     if isinstance(to, list) and to and isinstance(to[0], dict):
@@ -371,8 +443,6 @@ def _append_history(app: App, history: str, messages: list[dict], now: int) -> N
     ts = app.store.get(history)
     if table is None or ts is None:
         return
-    from csql.sandbox.routes import conform_row
-
     for m in messages:
         row = {c.name: None for c in table.columns}
         for k, v in m.items():
@@ -397,11 +467,9 @@ def send_campaign(app, table, ep, req, params, dry_run: bool) -> tuple[int, Any]
 
 
 def _campaign_action(app: App, table: Table, ep: Endpoint, dry_run: bool) -> Action:
-    channel = CAMPAIGNS[table.name]
+    channel = campaign_tables(app.catalog)[table.name]
 
     def action(req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
-        from csql.sandbox.routes import ApiError
-
         values = dict(args) if isinstance(args, dict) else {}
         app.check_required(table, values)
         contacts = app.store.get("contacts")
@@ -432,7 +500,7 @@ def _campaign_action(app: App, table: Table, ep: Endpoint, dry_run: bool) -> Act
             if c.name == "schedule" and not schedule:
                 row[c.name] = now
         with app.store.lock:
-            if req.account == "nocredit" or not _charge(app, total):
+            if req.account == NO_CREDIT or not _charge(app, total):
                 raise ApiError(
                     400, "You have reached the end of your message credits.", "INSUFFICIENT_CREDIT"
                 )
@@ -470,8 +538,6 @@ def _campaign_action(app: App, table: Table, ep: Endpoint, dry_run: bool) -> Act
 
 def _campaign_cancel(app: App, table: Table) -> Action:
     def action(req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
-        from csql.sandbox.routes import ApiError
-
         ts = app.store[table.name]
         ident = next(iter(params.values()))
         row = ts.get((ident,))
@@ -488,8 +554,6 @@ def _campaign_cancel(app: App, table: Table) -> Action:
 
 def _cancel_one(app: App, history: str) -> Action:
     def action(req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
-        from csql.sandbox.routes import ApiError
-
         mid = params.get("message_id", "")
         ts = app.store.get(history)
         row = ts.get((mid,)) if ts else None
@@ -528,7 +592,6 @@ def _cancel_all(app: App, history: str) -> Action:
 
 
 def _contact(app: App, list_id: str, contact_id: str) -> dict:
-    from csql.sandbox.routes import ApiError
 
     contacts = app.store["contacts"]
     row = contacts.get((contact_id,), (list_id,))
@@ -538,15 +601,12 @@ def _contact(app: App, list_id: str, contact_id: str) -> dict:
 
 
 def _list_exists(app: App, list_id: Any) -> None:
-    from csql.sandbox.routes import ApiError
 
     if app.store["lists"].get((list_id,)) is None:
         raise ApiError(404, f"List #{list_id} not found.")
 
 
 def move_contact(app: App, params: dict[str, str], copy: bool) -> tuple[int, Any]:
-    from csql.sandbox.routes import conform_row
-
     table = app.catalog.table("contacts")
     src = _contact(app, params["from_list_id"], params["contact_id"])
     _list_exists(app, params["to_list_id"])
@@ -612,8 +672,6 @@ def upload(app: App, req: Request, args: Any) -> tuple[int, Any]:
     import base64
     import binascii
 
-    from csql.sandbox.routes import ApiError
-
     content = args.get("content") if isinstance(args, dict) else None
     if not content:
         raise ApiError(400, "Missing required field(s): content.", "MISSING_REQUIRED_FIELDS")
@@ -650,7 +708,6 @@ def import_contacts(app: App, req: Request, params: dict[str, str], args: Any) -
     """Import a CSV file into a list. A file uploaded to this sandbox (POST /uploads) or a
     `data:` URL is imported at once (the sandbox reaches no other host); any other URL is
     accepted and queued, and imports nothing."""
-    from csql.sandbox.routes import ApiError, conform_row
 
     list_id = params["list_id"]
     _list_exists(app, list_id)
@@ -713,8 +770,6 @@ def _done(path: str, msg: str) -> Action:
 
 
 def buy_number(app: App, params: dict[str, str]) -> tuple[int, Any]:
-    from csql.sandbox.routes import conform_row
-
     number = params["dedicated_number"]
     table = app.catalog.table("numbers")
     if table is not None:
@@ -728,7 +783,6 @@ def buy_number(app: App, params: dict[str, str]) -> tuple[int, Any]:
 
 
 def buy_package(app: App, params: dict[str, str]) -> tuple[int, Any]:
-    from csql.sandbox.routes import ApiError
 
     pkgs = app.store.get("recharge_packages")
     pkg = pkgs.get((params["package_id"],)) if pkgs else None
@@ -757,7 +811,6 @@ def buy_package(app: App, params: dict[str, str]) -> tuple[int, Any]:
 
 
 def regen_key(app: App, params: dict[str, str]) -> tuple[int, Any]:
-    from csql.sandbox.routes import ApiError
 
     ts = app.store.get("subaccounts")
     row = ts.get((params["subaccount_id"],)) if ts else None
@@ -774,8 +827,6 @@ def regen_key(app: App, params: dict[str, str]) -> tuple[int, Any]:
 def account_usage(app: App, table: Table, params: dict[str, str]) -> Any:
     """Usage per channel and subaccount for one month, counted from the history tables."""
     import datetime as dt
-
-    from csql.sandbox.routes import ApiError
 
     try:
         year, month = int(params["year"]), int(params["month"])

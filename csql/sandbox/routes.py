@@ -1,8 +1,8 @@
 """Catalog-driven routing: every table endpoint and procedure of the catalog becomes a route.
 
 A route is a path template compiled to a regex plus one handler per HTTP method. Tables get the
-generic list / get / insert / update / delete handlers below; procedures get the special action
-of actions.py registered for their 'METHOD /path', or a generic one that checks the required
+generic list / get / insert / update / delete handlers below; procedures get the action registered
+for their 'METHOD /path' in the App's registry (csql.sandbox.registry), or a generic one that checks the required
 parameters and answers in the shape the spec declares. Handlers return (status, body) where
 body is a JSON-ready object; the server serialises it.
 """
@@ -21,6 +21,7 @@ import orjson
 
 from csql.catalog import Catalog, Endpoint, Procedure, Table
 from csql.sandbox import wire
+from csql.sandbox.registry import Hook, Registry
 from csql.sandbox.store import QueryError, Store, TableStore, parse_list_query
 
 #: page/limit as documented: default 15, min 15, max 100. Out-of-range values are clamped
@@ -230,21 +231,22 @@ def cursor_paged(req: Request, rows: list[dict], records: str, ts: TableStore, d
 class App:
     """The sandbox's routes over one Store; `handle` turns a Request into (status, body)."""
 
-    def __init__(self, catalog: Catalog, store: Store, generator, clock=time.time) -> None:
-        from csql.sandbox import actions
-
+    def __init__(
+        self, catalog: Catalog, store: Store, generator, clock=time.time,
+        registry: Registry | None = None,
+    ) -> None:  # fmt: skip
         self.catalog = catalog
         self.store = store
         self.gen = generator
         self.clock = clock
         self.router = Router()
-        self.decorators: dict[str, Callable[[dict], dict]] = {}
-        self.hooks = actions.Hooks(self)
+        #: the behaviour beyond the generic endpoints (csql.sandbox.registry; actions.install
+        #: fills it for the sandbox that build_app makes)
+        self.registry = registry or Registry()
         for table in catalog.tables:
             self._add_table(table)
         for proc in catalog.procedures:
             self._add_procedure(proc)
-        actions.install(self)
 
     def now(self) -> int:
         return int(self.clock())
@@ -288,7 +290,7 @@ class App:
         ep = table.list_endpoint
 
         def handler(req: Request, params: dict[str, str]) -> tuple[int, Any]:
-            special = self.hooks.list_override(table, req, params)
+            special = self.registry.call(Hook.LIST, table.name, table, req, params)
             if special is not None:
                 return 200, special
             ts = self.store[table.name]
@@ -298,9 +300,11 @@ class App:
             except QueryError as exc:
                 raise ApiError(400, str(exc)) from None
             with self.store.lock:
-                self.hooks.ensure_scope(table, scope)
+                self.registry.call(Hook.ENSURE_SCOPE, table.name, table, scope)
                 rows = ts.select(scope, query)
-            decorate = self.decorators.get(table.name)
+            if table.list_omits:  # as ClickSend's list examples: only the get endpoint has them
+                rows = [{k: v for k, v in r.items() if k not in table.list_omits} for r in rows]
+            decorate = self.registry.hook(Hook.DECORATE, table.name)
             if ep.paging == "page":
                 body = paged(req, rows, ep.records, decorate)
                 return 200, _conform_skeleton(body, wire.shape(ep.method, ep.path), ep.records)
@@ -315,7 +319,7 @@ class App:
             else:
                 value = rows
             body = place(ep.records, value)
-            extra = self.hooks.list_extras(table)
+            extra = self.registry.call(Hook.LIST_EXTRAS, table.name, table)
             if extra and isinstance(body, dict) and isinstance(body.get("data"), dict):
                 body["data"].update(extra)
             return 200, wire.conform(body, wire.shape(ep.method, ep.path))
@@ -337,7 +341,7 @@ class App:
         return row
 
     def item_body(self, table: Table, ep: Endpoint, row: dict, msg: str) -> dict:
-        decorate = self.decorators.get(table.name)
+        decorate = self.registry.hook(Hook.DECORATE, table.name)
         value = decorate(row) if decorate else dict(row)
         body = place(ep.records, value)
         if isinstance(body, dict) and "response_msg" in body:
@@ -389,7 +393,7 @@ class App:
 
     def _insert(self, table: Table, ep: Endpoint) -> Handler:
         def handler(req: Request, params: dict[str, str]) -> tuple[int, Any]:
-            special = self.hooks.insert_override(table, ep, req, params)
+            special = self.registry.call(Hook.INSERT, table.name, table, ep, req, params)
             if special is not None:
                 return special
             values = dict(req.json_object())
@@ -399,7 +403,7 @@ class App:
             row = self.new_row(table, values)
             with self.store.lock:
                 self.store[table.name].put(row)
-                self.hooks.after_insert(table, row)
+                self.registry.call(Hook.AFTER_INSERT, table.name, table, row)
             msg = f"New {_singular(table.name).lower()} has been created."
             return 200, self.item_body(table, ep, row, msg)
 
@@ -440,7 +444,7 @@ class App:
             ts = self.store[table.name]
             with self.store.lock:
                 ts.remove(row)
-                self.hooks.after_delete(table, row)
+                self.registry.call(Hook.AFTER_DELETE, table.name, table, row)
             msg = f"{_singular(table.name)} #{ts.row_key(row)} has been deleted."
             body: Any = wire.envelope([], msg) if ep.records.startswith("data") else dict(row)
             return 200, wire.conform(body, wire.shape(ep.method, ep.path))
@@ -452,7 +456,7 @@ class App:
     def _add_procedure(self, proc: Procedure) -> None:
         def handler(req: Request, params: dict[str, str]) -> tuple[int, Any]:
             args = self.procedure_args(proc, req, params)
-            action = self.hooks.action(proc.method, proc.path)
+            action = self.registry.action_for(proc.method, proc.path)
             if action is not None:
                 return action(req, params, args)
             return 200, self.generic_result(proc, args)

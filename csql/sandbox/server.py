@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from csql.sandbox import wire
+from csql.sandbox.actions import SUBACCOUNT_PREFIX
 from csql.sandbox.routes import App, Request
 
 #: ClickSend's documented test accounts (reference, "Test Credentials")
@@ -259,6 +260,9 @@ class _Handler(BaseHTTPRequestHandler):
                 msg = "Your account has been banned."
                 return user, (403, wire.envelope(None, msg, 403, "FORBIDDEN"))
             return user, None  # nocredit: reads work, sends fail with INSUFFICIENT_CREDIT
+        sub = self._subaccount(user, key)
+        if sub is not None:
+            return sub, None
         if user != opts.username or key != opts.api_key:
             return "", (
                 401,
@@ -267,6 +271,18 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             )
         return user, None
+
+    def _subaccount(self, user: str, key: str) -> str | None:
+        """Request.account for a subaccount's own API username and key: ClickSend's
+        subaccounts authenticate with the credentials POST /subaccounts returned."""
+        subs = self.server.app.store.get("subaccounts")
+        if subs is None or not user or not key:
+            return None
+        with self.server.app.store.lock:
+            for row in subs.rows.values():
+                if row.get("api_username") == user and row.get("api_key") == key:
+                    return f"{SUBACCOUNT_PREFIX}{row.get('subaccount_id')}"
+        return None
 
     def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
