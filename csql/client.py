@@ -268,8 +268,7 @@ class Client:
                     ) from None
                 raise OperationalError(
                     _redact(
-                        f"{what}: could not reach ClickSend at {self.base_url}: "
-                        f"{type(e).__name__}: {e}{hint}",
+                        f"{what}: could not reach ClickSend at {self.base_url}: {reason}",
                         self._api_key,
                     )
                 ) from None
@@ -285,16 +284,48 @@ class Client:
                 self.limiter.throttled(time.monotonic(), sent_at, self._retry_after(resp, attempt))
             elif resp.status_code < 500:
                 self.limiter.succeeded(time.monotonic())
-            if (
-                resp.status_code >= 500
-                and method != "POST"
-                and attempt < self.options["max_retries"]
-            ):
-                attempt += 1
-                self.stats.retries += 1
-                await asyncio.sleep(self._backoff(attempt))
-                continue
-            return self._result(resp, method, what)
+            if resp.status_code >= 500:
+                if safe and attempt < self.options["max_retries"]:
+                    lost = True
+                    attempt += 1
+                    self.stats.retries += 1
+                    await asyncio.sleep(self._backoff(attempt))
+                    continue
+                if method != "GET":
+                    answer = f"ClickSend answered {resp.status_code} {resp.reason_phrase}"
+                    raise self._unknown(method, path, what, answer, resp.status_code, safe)
+            try:
+                return self._result(resp, method, what)
+            except NotFound as e:
+                e.after_lost_attempt = lost  # a DELETE retried after a lost answer: done
+                raise
+
+    def _route(self, method: str, path: str) -> Retry:
+        """The retry rule of the catalog template `path` fills; ProgrammingError (nothing is
+        sent) when it fills none: csql sends no request outside its catalog."""
+        retry = self.routes.retry(method, path)
+        if retry is None:
+            shown = path if len(path) <= 120 else path[:117] + "..."
+            raise ProgrammingError(
+                f"{method} {shown!r} is not an endpoint of the catalog (schema/): csql sends only "
+                "requests that fill one of its endpoint templates, so nothing was sent"
+            )
+        return retry
+
+    def _unknown(self, method: str, path: str, what: str, answer: str, status: int | None,
+                 safe: bool) -> OutcomeUnknownError:  # fmt: skip
+        """The error of a write whose outcome is unknown: it may have taken effect."""
+        resend = (
+            "it was retried, but no attempt got an answer"
+            if safe
+            else "csql does not resend it, because it is not safe to repeat"
+        )
+        text = (
+            f"{what}: outcome unknown, {answer}: the request may have reached ClickSend and "
+            f"taken effect; {resend}. Check ClickSend (SELECT the rows, or the history) before "
+            "running it again"
+        )
+        return OutcomeUnknownError(_redact(text, self._api_key), method, path, status)
 
     def _backoff(self, attempt: int) -> float:
         base = self.options["backoff"] * 2 ** (attempt - 1)

@@ -286,6 +286,10 @@ class Session:
             if imported is not None and imported.written:
                 report.written += [(r, imported.written[0][1]) for r in f.rows]
                 continue
+            if imported is not None and imported.unknown:  # the import may have run
+                report.unknown += [(r, imported.unknown[0][1]) for r in f.rows]
+                report.not_attempted += [r for later in files[i + 1 :] for r in later.rows]
+                break
             error = (imported.failed if imported else done.failed) or [(up, OperationalError(
                 f"POST {upload.path}: ClickSend returned no file URL to import"))]  # fmt: skip
             report.failed += [(r, error[0][1]) for r in f.rows]

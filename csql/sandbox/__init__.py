@@ -79,7 +79,14 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         catalog: Catalog | None = None,
+        drop_after_rate: float = 0.0,
     ) -> None:
+        for name, rate in (("fail_rate", fail_rate), ("drop_after_rate", drop_after_rate)):
+            if not 0 <= rate <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, not {rate!r}")
+        # drop_after_rate: the share of requests that are applied and then lose their answer
+        # (the connection drops or a 502 comes back), to test unknown outcomes end to end
+        self.drop_after_rate = drop_after_rate
         self.seed, self.scale, self.empty = seed, scale, empty
         self.username, self.api_key = username, api_key
         self.latency_ms, self.rate_limit, self.fail_rate = latency_ms, rate_limit, fail_rate
@@ -102,6 +109,7 @@ class Sandbox:
             rate_limit=self.rate_limit,
             fail_rate=self.fail_rate,
             seed=self.seed,
+            drop_after_rate=self.drop_after_rate,
         )
         self._server = SandboxServer((self.host, self.port), self.app, options)
         self._thread = threading.Thread(
@@ -166,7 +174,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", default="sandbox-key")
     p.add_argument("--latency-ms", type=float, default=0, help="added to every response")
     p.add_argument("--rate-limit", type=float, default=None, help="requests/second, then 429")
-    p.add_argument("--fail-rate", type=float, default=0.0, help="share of 500s and drops")
+    p.add_argument("--fail-rate", type=float, default=0.0,
+                   help="share of requests refused before handling (500s and drops)")  # fmt: skip
+    p.add_argument("--drop-after-rate", type=float, default=0.0, metavar="P",
+                   help="share of requests applied, then answered with a 502 or a dropped "
+                   "connection (the outcome the client cannot know)")  # fmt: skip
     p.add_argument("--empty", action="store_true", help="start with no records")
     return p
 
@@ -174,9 +186,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """`csql sandbox ...`: print the base URL on the first line, serve until stopped."""
     args = _parser().parse_args(argv)
-    if not 0 <= args.fail_rate <= 1:
-        print("error: --fail-rate must be between 0 and 1", file=sys.stderr)
-        return 2
+    for flag, rate in (
+        ("--fail-rate", args.fail_rate),
+        ("--drop-after-rate", args.drop_after_rate),
+    ):
+        if not 0 <= rate <= 1:
+            print(f"error: {flag} must be between 0 and 1", file=sys.stderr)
+            return 2
     sb = Sandbox(
         seed=args.seed,
         scale=args.scale,
@@ -185,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         rate_limit=args.rate_limit,
         fail_rate=args.fail_rate,
+        drop_after_rate=args.drop_after_rate,
         empty=args.empty,
         host=args.host,
         port=args.port,

@@ -2,7 +2,9 @@
 
 One thread per connection (keep-alive, so a client's pool reuses them), which is what lets
 --latency-ms overlap across concurrent requests instead of queueing them. Auth, the rate limit
-and fault injection happen here, before routing, as they would at ClickSend's edge. Responses
+and fault injection happen here, before routing, as they would at ClickSend's edge. The other
+fault knob, --drop-after-rate, acts after routing: the request is applied, then its answer
+is lost (the connection drops, or a 502 comes back): an outcome the client cannot know. Responses
 are written in one send (headers and body together, TCP_NODELAY) so that small keep-alive
 requests never wait on Nagle's algorithm.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import enum
 import math
 import random
 import socket
@@ -101,6 +104,13 @@ class RateLimiter:
             return (1 - self.tokens) / self.rate
 
 
+class Fault(enum.Enum):
+    """What the sandbox does instead of answering a request it has applied."""
+
+    DROP = "drop"  # close the connection without a response
+    BAD_GATEWAY = "502"  # answer 502, as a gateway whose upstream went silent
+
+
 class Options(NamedTuple):
     username: str
     api_key: str
@@ -108,6 +118,7 @@ class Options(NamedTuple):
     rate_limit: float | None = None
     fail_rate: float = 0.0
     seed: int = 0
+    drop_after_rate: float = 0.0  # share of requests applied and then left without an answer
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -123,6 +134,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.limiter = RateLimiter(options.rate_limit) if options.rate_limit else None
         self.faults = random.Random(f"faults:{options.seed}")
         self.faults_lock = threading.Lock()
+        self.lost = random.Random(f"lost:{options.seed}")
 
     @property
     def base_url(self) -> str:
@@ -144,6 +156,18 @@ class SandboxServer(ThreadingHTTPServer):
         if r >= p:
             return None
         return "error" if r < p / 2 else "drop"
+
+    def lost_answer(self) -> Fault | None:
+        """After a request was applied: lose its answer (DROP: close the connection, BAD_GATEWAY:
+        a 502 as a proxy gives when the upstream's answer never came) or None; seeded."""
+        p = self.options.drop_after_rate
+        if p <= 0:
+            return None
+        with self.faults_lock:
+            r = self.lost.random()
+        if r >= p:
+            return None
+        return Fault.BAD_GATEWAY if r < p / 2 else Fault.DROP
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -226,6 +250,13 @@ class _Handler(BaseHTTPRequestHandler):
             account=account,
         )
         status, payload = server.app.handle(req)
+        lost = server.lost_answer()
+        if lost is Fault.DROP:
+            return None, None
+        if lost is Fault.BAD_GATEWAY:
+            return 502, wire.envelope(
+                None, "Bad Gateway (injected after the request was applied).", 502
+            )
         if status == 405 and isinstance(payload, dict):
             allow = (payload.get("data") or {}).get("allow") if payload.get("data") else None
             if allow:
