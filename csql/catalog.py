@@ -284,6 +284,8 @@ class Column:
     range_after: str | None = None
     read_only: bool = False
     writable_on_update: bool = True
+    #: a value never shown (EXPLAIN, errors, logs): a password, a card number, a token
+    secret: bool = False
     pattern: str | None = None  # a path key's values must match this (catalog key `pattern`)
     minimum: int | None = None  # integer path keys: the declared range (`minimum`/`maximum`)
     maximum: int | None = None
@@ -367,6 +369,8 @@ class Parameter:
     default: Any = None
     #: why `required` differs from one of ClickSend's sources (the loosest of reference and spec wins)
     required_note: str | None = None
+    #: a value never shown (EXPLAIN, errors, logs): an activation token, a password, a card
+    secret: bool = False
     pattern: str | None = None
     minimum: int | None = None
     maximum: int | None = None
@@ -602,7 +606,7 @@ def _endpoint(data: Any, ctx: _Ctx, key: str, kind: str) -> Endpoint:
 _COLUMN_KEYS = {
     "type", "description", "nullable", "primary_key", "path_key", "fanout", "example", "source",
     "filter_param", "searchable", "sortable", "range", "read_only", "writable_on_update",
-    "pattern", "minimum", "maximum",
+    "pattern", "minimum", "maximum", "secret",
 }  # fmt: skip
 _VALUE_RULE_KEYS = ("pattern", "minimum", "maximum")
 
@@ -629,7 +633,8 @@ def _value_rule(data: Mapping[str, Any], type_: str, ctx: _Ctx, key: str) -> dic
     return rule
 
 
-_BOOL_KEYS = ("nullable", "primary_key", "path_key", "searchable", "sortable", "read_only")
+_BOOL_KEYS = ("nullable", "primary_key", "path_key", "searchable", "sortable", "read_only",
+              "secret")  # fmt: skip
 
 
 def _column(name: str, data: Any, ctx: _Ctx) -> Column:
@@ -678,6 +683,7 @@ def _column(name: str, data: Any, ctx: _Ctx) -> Column:
         writable_on_update=data.get(
             "writable_on_update", not (read_only or primary or data.get("path_key", False))
         ),
+        secret=data.get("secret", False),
     )
 
 
@@ -775,8 +781,14 @@ _PROC_KEYS = {
     "description", "method", "path", "parameters", "body", "result", "costs_money", "destructive",
     "price", "result_table", "one_of", "retry",
 }  # fmt: skip
+def _flag(data: Mapping[str, Any], name: str, ctx: _Ctx, key: str) -> bool:
+    value = data.get(name, False)
+    _expect(value, bool, ctx, f"{key}.{name}")
+    return value
+
+
 _PARAM_KEYS = {"type", "required", "in", "description", "default", "required_note",
-               "pattern", "minimum", "maximum"}  # fmt: skip
+               "pattern", "minimum", "maximum", "secret"}  # fmt: skip
 
 
 def _with_path_values(ep: Endpoint, columns: Mapping[str, Column]) -> Endpoint:
@@ -821,6 +833,7 @@ def _procedure(name: str, data: Any, group: str, ctx: _Ctx) -> Procedure:
                 description=str(p.get("description") or ""),
                 default=p.get("default"),
                 required_note=p.get("required_note"),
+                secret=_flag(p, "secret", ctx, key),
                 **_value_rule(p, p["type"], ctx, key),
             )
         )

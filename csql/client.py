@@ -50,6 +50,7 @@ from csql.errors import (
     ProgrammingError,
 )
 from csql.ratelimit import Limiter, limiter_for
+from csql.secrets import MASK, Secrets, mask_all
 
 T = TypeVar("T")
 
@@ -149,11 +150,11 @@ class MethodNotAllowed(APIError, NotSupportedError):
 
 
 def _redact(text: str, secret: str | None) -> str:
-    """The text with the API key masked (defensive: csql never puts it there itself).
-
-    Very short "keys" (test values like "k") are left alone: masking them would mangle
-    ordinary words without protecting anything real."""
-    return text.replace(secret, "***") if secret and len(secret) >= 6 else text
+    """The text with every secret of the open connections masked (csql.secrets: the key of
+    any length, base64(user:key) that a server may echo from the Authorization header, URL
+    userinfo, catalog-marked secret values) and this key too."""
+    text = mask_all(text)
+    return text.replace(secret, MASK) if secret else text
 
 
 def describe_request(method: str, path: str, params: Mapping[str, Any] | None) -> str:
@@ -194,6 +195,8 @@ class Client:
         self.options = {**DEFAULTS, **options}
         self.username = username
         self._api_key = api_key
+        #: every value this client must never show; the engine adds catalog-marked secrets
+        self.secrets = Secrets(username, api_key)
         self.base_url = base_url.rstrip("/")
         self.stats = Stats()
         self._http: httpx.AsyncClient | None = None
@@ -347,13 +350,14 @@ class Client:
             if resp.is_success:
                 raise OperationalError(
                     f"{what}: ClickSend answered {resp.status_code} with a body that is not JSON "
-                    f"({resp.content[:80]!r}...)"
+                    f"({_redact(repr(resp.content[:80]), self._api_key)}...)"
                 ) from None
         if resp.is_success:
             return body
         code = body.get("response_code") if isinstance(body, dict) else None
         msg = body.get("response_msg") if isinstance(body, dict) else None
-        msg = msg or (resp.text[:200] if resp.text else resp.reason_phrase)
+        # masked before it is cut: a cut would leave part of an echoed Authorization header
+        msg = msg or (_redact(resp.text, self._api_key)[:200] if resp.text else resp.reason_phrase)
         status = resp.status_code
         text = f"{what}: ClickSend answered {status} {code or ''}: {msg}".replace("  ", " ")
         text = _redact(text, self._api_key)
@@ -381,7 +385,7 @@ class Client:
             cls = BadRequest
         else:
             cls = Rejected
-        raise cls(text, status, code, body)
+        raise cls(text, status, code, self.secrets.scrub(body))
 
 
 class Runner:

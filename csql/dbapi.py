@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -19,6 +19,7 @@ from csql.catalog import Catalog, default_catalog
 from csql.client import Client
 from csql.engine import Result, Session
 from csql.errors import InterfaceError, NotSupportedError, ProgrammingError
+from csql.secrets import split_userinfo
 
 apilevel = "2.0"
 threadsafety = 1  # threads may share the module, not connections
@@ -27,13 +28,33 @@ paramstyle = "named"
 _log = logging.getLogger("csql")
 DEFAULT_BASE_URL = "https://rest.clicksend.com/v3"
 
-#: connection options of the engine; the rest go to the HTTP client (csql.client.DEFAULTS)
-SESSION_OPTIONS = (
-    "allow_unfiltered_writes",  # UPDATE/DELETE without WHERE (default: refused)
-    "continue_on_error",  # a failed row does not stop a write statement (default: it does)
-    "bulk_import_threshold",  # INSERTs of at least this many contacts go as a file import
-    "cache_ttl",  # seconds fetched pages answer repeated reads (default: off; csql.sync.cache)
-)
+#: connection options of the engine and their types; the rest go to the HTTP client
+#: (csql.client.DEFAULTS)
+SESSION_OPTION_TYPES: dict[str, type] = {
+    "allow_unfiltered_writes": bool,  # UPDATE/DELETE without WHERE (default: refused)
+    "continue_on_error": bool,  # a failed row does not stop a write statement (default: it does)
+    "bulk_import_threshold": int,  # INSERTs of at least this many contacts go as a file import
+    # read_csv, COPY, ATTACH, ... on the local machine (default: off, so SQL from an app's
+    # users cannot read the machine's files; the csql shell and CLI turn it on)
+    "file_access": bool,
+    "statement_timeout": float,  # seconds a statement may run before it is stopped (default: none)
+    "cache_ttl": float,  # seconds fetched pages answer repeated reads (default: off; csql.sync.cache)
+}
+SESSION_OPTIONS = tuple(SESSION_OPTION_TYPES)
+
+
+def _check_session_options(options: Mapping[str, Any]) -> None:
+    """A wrongly typed engine option is a ProgrammingError now, not a surprise later."""
+    for name, kind in SESSION_OPTION_TYPES.items():
+        value = options.get(name)
+        if value is None:
+            continue
+        if kind is bool and not isinstance(value, bool):
+            raise ProgrammingError(f"option {name} takes True or False, not {value!r}")
+        if kind in (int, float) and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0
+        ):
+            raise ProgrammingError(f"option {name} takes a number >= 0, not {value!r}")
 
 
 class _TypeObject:
@@ -130,6 +151,31 @@ def _description(schema: pa.Schema) -> list[tuple]:
     return out
 
 
+def _operation(operation: Any) -> str:
+    if not isinstance(operation, str):
+        raise ProgrammingError(f"execute() takes SQL text (str), not {type(operation).__name__}")
+    return operation
+
+
+def _pep249(run: Callable[[], Result]) -> Result:
+    """Run a statement so that whatever goes wrong reaches the caller as a PEP 249 error: a
+    Python exception that escaped csql is its own bug, raised as InternalError (chained to the
+    original, which the traceback shows) rather than as a bare TypeError."""
+    try:
+        return run()
+    except _errors.Error:
+        raise
+    except RecursionError:
+        raise ProgrammingError(
+            "the statement is too deeply nested for csql to read; simplify it"
+        ) from None
+    except Exception as e:
+        raise _errors.InternalError(
+            f"csql failed unexpectedly ({type(e).__name__}: {str(e)[:200]}); please report it "
+            "with the statement"
+        ) from e
+
+
 class Connection:
     """A csql connection: credentials, options and a DuckDB session. Not shared across threads."""
 
@@ -153,11 +199,14 @@ class Connection:
         catalog: Catalog,
         options: Mapping[str, Any],
     ) -> None:
+        # a base URL's user:key@ would show in every repr and error: it becomes the credentials
+        username, api_key, base_url = split_userinfo(username, api_key, base_url)
         self.username = username
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.catalog = catalog
         self.options = dict(options)
+        _check_session_options(options)
         session_opts = {k: options[k] for k in SESSION_OPTIONS if k in options}
         client_opts = {k: v for k, v in options.items() if k not in SESSION_OPTIONS}
         self._client = Client(
@@ -303,7 +352,7 @@ class Cursor:
             )
         del self.messages[:]
         self._set(Result(None))  # a failed statement leaves no stale result behind
-        self._set(session.execute(operation, parameters))
+        self._set(_pep249(lambda: session.execute(_operation(operation), parameters)))
         return self
 
     def executemany(self, operation: str, seq_of_parameters: Sequence[Mapping[str, Any]]) -> Cursor:
@@ -311,7 +360,8 @@ class Cursor:
         session = self._check()
         del self.messages[:]
         self._set(Result(None))
-        self._set(session.execute_many(operation, [dict(p) for p in seq_of_parameters]))
+        params = [dict(p) for p in seq_of_parameters]
+        self._set(_pep249(lambda: session.execute_many(_operation(operation), params)))
         return self
 
     def callproc(

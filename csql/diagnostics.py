@@ -385,11 +385,9 @@ def missing_credentials(where: Where) -> str:
 def rejected_credentials(where: Where) -> str:
     """The hint after a 401."""
     if where is Where.CLI:
-        how = (
-            "check --username/--api-key, CLICKSEND_USERNAME/CLICKSEND_API_KEY or the --profile used"
-        )
+        how = "check --username and --api-key, CLICKSEND_USERNAME and CLICKSEND_API_KEY, or the --profile used"
     else:
-        how = "check the username= and api_key= of csql.connect (or CLICKSEND_USERNAME/CLICKSEND_API_KEY, or the profile)"  # fmt: skip
+        how = "check the username= and api_key= given to csql.connect, CLICKSEND_USERNAME and CLICKSEND_API_KEY, or the profile used"  # fmt: skip
     return (
         f"ClickSend did not accept the username and API key: {how}. "
         f"The username and key are in the {KEY_LOCATION}"

@@ -7,8 +7,10 @@ and gets back an Arrow table.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ from csql.catalog import Catalog, Procedure, Table
 from csql.client import Client, Runner
 from csql.errors import (
     DataError,
+    Error,
     NotSupportedError,
     OperationalError,
     ProgrammingError,
@@ -29,12 +32,12 @@ from csql.read.arrow import convert, extract_records, records_to_arrow
 from csql.read.executor import Executor, StreamError
 from csql.read.explain import explain_plan
 from csql.read.planner import plan_query
+from csql.secrets import Secrets
+from csql.sqltext import Kind
 from csql.sync import cache
 from csql.sync.statement import replicate_statement
-from csql.sqltext import Kind
 from csql.write import dml, writer
 from csql.write.procedures import Call, batch, build_request, parse_call
-
 
 #: ClickSend's per-message status of a message it queued (Application Status Codes)
 ACCEPTED = frozenset({"SUCCESS"})
@@ -74,6 +77,30 @@ class Result:
     #: what the statement did that the user should know although it did not fail (messages
     #: that ClickSend refused one by one); the cursor records them as csql.Warning
     warnings: tuple[str, ...] = ()
+
+
+FILE_ACCESS_OFF = (
+    "local file access is off for this connection (read_csv, read_parquet, COPY, ATTACH and "
+    "other file functions), so SQL from users cannot read or write the machine's files; "
+    "connect with csql.connect(..., file_access=True) (or ?file_access=true in a clicksend:// "
+    "URL) if this program should use local files"
+)
+
+
+def _mask_error(error: Error, secrets: Secrets) -> None:
+    """The error's message with the connection's secrets masked, in place (its class and
+    attributes, such as a write report, stay as they are)."""
+    masked = tuple(secrets.mask(a) if isinstance(a, str) else a for a in error.args)
+    if masked != error.args:
+        error.args = masked
+
+
+def duckdb_config(options: Mapping[str, Any]) -> dict[str, Any]:
+    """DuckDB's settings for a session: no local files or extension downloads unless
+    `file_access` is on (DuckDB refuses to turn it back on while the database runs)."""
+    if options.get("file_access"):
+        return {}
+    return {"enable_external_access": False}
 
 
 def _check_kind(tree: exp.Expression) -> None:
@@ -131,7 +158,7 @@ class Session:
         self.options = dict(options or {})
         self.runner: Runner | None = None
         self.statement: str | None = None  # the user's text of the statement running
-        self.duck = duckdb.connect(":memory:")
+        self.duck = duckdb.connect(":memory:", config=duckdb_config(self.options))
         self.duck.execute("SET TimeZone = 'UTC'")  # ClickSend's times are Unix seconds (UTC)
         self.cache = cache.for_session(catalog, client, self.options)  # None: cache_ttl off
         self._sys_registered = False  # sys_* views: on the first statement naming one
@@ -166,6 +193,43 @@ class Session:
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
         self.statement = sql  # DuckDB's errors are said about this text (_guard)
         self._register_sys_tables(sql)
+        with self._bounded():
+            return self._dispatch(sql, params)
+
+    @contextlib.contextmanager
+    def _bounded(self) -> Iterator[None]:
+        """One statement within its limits: statement_timeout (interrupts DuckDB and pending
+        fetches) and Python's stack (a RecursionError is the user's deep SQL, reported so)."""
+        timeout = self.options.get("statement_timeout")
+        expired = threading.Event()
+        timer = None
+        if timeout:
+
+            def expire() -> None:
+                expired.set()
+                self.interrupt()
+
+            timer = threading.Timer(float(timeout), expire)
+            timer.daemon = True
+            timer.start()
+        try:
+            yield
+        except RecursionError:
+            raise ProgrammingError(binder.TOO_DEEP) from None
+        except Error as e:
+            if expired.is_set():
+                raise OperationalError(
+                    f"statement_timeout: the statement ran longer than {timeout} s and was "
+                    "stopped (raise the connection option statement_timeout, or narrow the "
+                    "statement with a WHERE or LIMIT)"
+                ) from None
+            _mask_error(e, self.client.secrets)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _dispatch(self, sql: str, params: Mapping[str, Any] | None) -> Result:
         stmt = sqltext.classify(sql)
         if stmt.kind is Kind.EXPLAIN:
             return self._explain(stmt.text, params)
@@ -174,6 +238,8 @@ class Session:
         if stmt.kind is Kind.SQL and sqltext.leading_keyword(sql) == "REPLICATE":
             return Result(replicate_statement(self, sql))  # csql.sync.statement
         tree = binder.parse_with_parameters(sql, params)
+        if isinstance(tree, exp.Copy):
+            return self._copy(tree)
         if isinstance(tree, exp.Show):
             return self._show(tree)
         if isinstance(tree, exp.Describe):
@@ -190,7 +256,9 @@ class Session:
     def execute_many(self, sql: str, seq: list[Mapping[str, Any]]) -> Result:
         """executemany: CALLs of a send are batched (up to 1000 messages a request)."""
         if seq and sqltext.classify(sql).kind is Kind.CALL:
-            return self._call([parse_call(sql, self.catalog, dict(p)) for p in seq])
+            self.statement = sql
+            with self._bounded():
+                return self._call([parse_call(sql, self.catalog, dict(p)) for p in seq])
         total, counted, last = 0, False, Result(None)
         for params in seq:
             last = self.execute(sql, params)
@@ -316,6 +384,7 @@ class Session:
         if self.runner is None:
             self.runner = Runner()
         cont = bool(self.options.get("continue_on_error"))
+        self.client.secrets.add(*(v for r in requests for v in r.secrets))  # never in errors/logs
         try:
             return self.runner.run(writer.send(self.client, requests, cont))
         finally:  # sent or maybe sent: cached pages of what it wrote are stale (csql.sync.cache)
@@ -355,6 +424,9 @@ class Session:
                 )
                 row = self.query(select).to_pylist()[0]
                 values = {n: row[f"__a{j}"] for j, n in enumerate(names)}
+            # masked from here on: the checks of build_request may quote a bad token
+            secret = {p.name for p in call.procedure.parameters if p.secret}
+            self.client.secrets.add(*(v for n, v in values.items() if n in secret))
             out.append(build_request(call.procedure, values, i))
         return batch(out)
 
@@ -447,6 +519,10 @@ class Session:
             raise DataError(self._readable(e)) from None
         except duckdb.InvalidInputException as e:
             raise ProgrammingError(self._readable(e)) from None
+        except duckdb.PermissionException as e:
+            raise NotSupportedError(f"{FILE_ACCESS_OFF} ({e})") from None
+        except duckdb.InterruptException:
+            raise OperationalError("the statement was interrupted") from None
         except duckdb.Error as e:
             raise OperationalError(f"DuckDB: {e}") from None
 
@@ -469,6 +545,31 @@ class Session:
                     table = self.catalog.table(ref.name)
                     break
         return table.column_names if table is not None else ()
+
+    # -- COPY ----------------------------------------------------------------------------------
+
+    def _copy(self, tree: exp.Copy) -> Result:
+        """COPY (query) TO 'file': the query's rows written by DuckDB, when file access is on.
+
+        COPY ... FROM is an INSERT from a file: say how to write it."""
+        if not self.options.get("file_access"):
+            raise NotSupportedError(f"COPY ... TO writes a local file: {FILE_ACCESS_OFF}")
+        if tree.args.get("kind"):
+            raise NotSupportedError(
+                "COPY ... FROM is not supported: INSERT INTO <table> (columns) "
+                "SELECT ... FROM read_csv('file.csv') sends the file's rows to ClickSend"
+            )
+        source = tree.this
+        query = source.this if isinstance(source, exp.Subquery) else exp.select("*").from_(source)
+        rows = self.query(binder.bind(query, self.catalog).tree)
+        out = tree.copy()
+        out.set("this", exp.to_table("__csql_copy"))
+        self.duck.register("__csql_copy", rows)
+        try:
+            self._guard(lambda: self.duck.execute(out.sql(dialect=binder.DIALECT)))
+        finally:
+            self.duck.unregister("__csql_copy")
+        return Result(None, rows.num_rows)
 
     def _show(self, tree: exp.Show) -> Result:
         if tree.name.upper() not in ("TABLES", "ALL TABLES"):

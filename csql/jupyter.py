@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import csql
 from csql import sqltext
 from csql.client import DEFAULTS as CLIENT_DEFAULTS
-from csql.dbapi import SESSION_OPTIONS
+from csql.dbapi import SESSION_OPTION_TYPES, SESSION_OPTIONS
 from csql.errors import Error, InterfaceError, ProgrammingError
 from csql.ratelimit import parse_requests_per_second
 
@@ -86,7 +86,13 @@ def _flag(name: str, value: str) -> bool:
 def _option(name: str, value: str) -> Any:
     """A URL query value typed like the csql.connect() option it sets."""
     if name in SESSION_OPTIONS:
-        return _flag(name, value)
+        kind = SESSION_OPTION_TYPES[name]
+        if kind is bool:
+            return _flag(name, value)
+        try:
+            return kind(value)
+        except ValueError:
+            raise ProgrammingError(f"option {name} takes a number, not {value!r}") from None
     if name == "requests_per_second":  # no default (None), a number when given
         return parse_requests_per_second(value)
     default = CLIENT_DEFAULTS.get(name)

@@ -30,9 +30,13 @@ from csql.errors import NotSupportedError, ProgrammingError
 
 DIALECT = "duckdb"
 
-#: deepest nesting of (), [] and {} accepted: sqlglot, csql's planner and DuckDB all recurse
-#: over the tree, and Python's stack ends long before DuckDB's limits do
-MAX_NESTING = 100
+#: deepest nesting of (), [] and {} accepted: sqlglot's parser spends ~20 Python frames on
+#: each level and the planner recurses over the tree too, so Python's default stack (1000
+#: frames) ends at about 40 levels; real statements rarely nest 10
+MAX_NESTING = 32
+#: deepest nesting of subqueries: each level of a ClickSend table is a scan that waits for the
+#: one inside it, so 60 levels is minutes of requests no one meant
+MAX_SUBQUERIES = 32
 
 _TOKENIZER = sqlglot.Dialect.get_or_raise(DIALECT).tokenizer_class
 _OPEN = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
@@ -128,21 +132,38 @@ def _is_word(token: Token) -> bool:
     return token.token_type not in _NOT_WORDS and token.text.isidentifier()
 
 
-def check_nesting(toks: Iterable[Token], limit: int = MAX_NESTING) -> None:
-    """ProgrammingError when brackets nest deeper than `limit` (before anything recurses)."""
-    depth = deepest = 0
+def check_nesting(
+    toks: Iterable[Token], limit: int = MAX_NESTING, subqueries: int = MAX_SUBQUERIES
+) -> None:
+    """ProgrammingError when brackets nest deeper than `limit`, or subqueries (a `(` that
+    opens a SELECT or WITH) deeper than `subqueries`, before anything recurses over the tree."""
+    stack: list[bool] = []  # per open bracket: whether it opens a subquery
+    open_queries = 0
+    previous: Token | None = None
     for t in toks:
-        if t.token_type in _OPEN:
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > limit:
+        if (
+            previous is not None
+            and previous.token_type == TokenType.L_PAREN
+            and t.token_type in (TokenType.SELECT, TokenType.WITH)
+        ):
+            stack[-1] = True
+            open_queries += 1
+            if open_queries > subqueries:
                 raise ProgrammingError(
-                    f"the statement nests parentheses or subqueries more than {limit} deep; "
-                    "simplify it (a CTE or a join instead of nested subqueries, a list instead "
-                    "of nested expressions)"
+                    f"the statement nests subqueries more than {subqueries} deep; simplify it "
+                    "(a CTE or a join instead of nested IN (SELECT ...))"
                 )
-        elif t.token_type in _CLOSE:
-            depth = max(depth - 1, 0)
+        if t.token_type in _OPEN:
+            stack.append(False)
+            if len(stack) > limit:
+                raise ProgrammingError(
+                    f"the statement nests parentheses, lists or subqueries more than {limit} "
+                    "deep; simplify it (a CTE or a join instead of nested subqueries, a list "
+                    "instead of nested expressions)"
+                )
+        elif t.token_type in _CLOSE and stack:
+            open_queries -= stack.pop()
+        previous = t
 
 
 # -- what a statement is -------------------------------------------------------------------------
@@ -373,6 +394,7 @@ def _argument(node: exp.Expression) -> Argument:
 __all__ = [
     "DIALECT",
     "MAX_NESTING",
+    "MAX_SUBQUERIES",
     "Argument",
     "CallText",
     "Kind",

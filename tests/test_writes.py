@@ -269,9 +269,10 @@ def test_insert_type_errors_fail_before_sending(conn, sb):
     assert not [r for r in sb.request_log if r[0] == "POST"]
 
 
-def test_insert_from_select_and_from_a_file(conn, tmp_path):
+def test_insert_from_select_and_from_a_file(sb, tmp_path):
     path = tmp_path / "new.csv"
     path.write_text("name\nfrom csv 1\nfrom csv 2\n")
+    conn = csql.connect(sb.username, sb.api_key, sb.base_url, file_access=True)  # off by default
     cur = conn.execute(
         f"INSERT INTO stripped_string_rules (strip_string) SELECT name FROM read_csv('{path}')"
     )

@@ -13,6 +13,7 @@ and the spec's field types, shapes.py), server (HTTP, auth, latency, rate limit,
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
@@ -209,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     sb.start()
     print(sb.base_url, flush=True)
+    # lines to paste into another terminal: `csql` and csql.connect() then use this sandbox
+    for name, value in (("BASE_URL", sb.base_url), ("USERNAME", sb.username),
+                        ("API_KEY", sb.api_key)):  # fmt: skip
+        print(f"export CLICKSEND_{name}={shlex.quote(str(value))}", flush=True)
     print(
         f"username={sb.username} api_key={sb.api_key} seed={sb.seed} scale={sb.scale} "
         f"(ready in {time.monotonic() - started:.1f}s; Ctrl-C to stop)",

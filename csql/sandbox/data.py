@@ -432,6 +432,28 @@ class Generator:
             r["_list_name"] = None  # filled in when served
         return rows
 
+    #: share of history rows that belong to a contact (the rest went to numbers not saved)
+    CONTACT_SHARE = 0.85
+
+    def _table_sms_history(self, table: Table) -> list[dict]:
+        """Messages to (or, inbound, from) the account's contacts: contact_id, list_id, the
+        names and the phone number match a row of `contacts`, so the first join a new user
+        tries (`JOIN contacts USING (contact_id)`, even NATURAL JOIN) returns rows."""
+        rows = self._generic(table)
+        contacts = [c for c in self.rows(self.catalog.table("contacts")) if c.get("phone_number")]
+        if not contacts:
+            return rows
+        rng = rng_for(self.seed, "sms_history/contacts")
+        for r in rows:
+            if rng.random() >= self.CONTACT_SHARE:
+                r["contact_id"] = r["list_id"] = r["first_name"] = r["last_name"] = None
+                continue
+            c = rng.choice(contacts)
+            r["contact_id"], r["list_id"] = c["contact_id"], c["list_id"]
+            r["first_name"], r["last_name"] = c.get("first_name"), c.get("last_name")
+            r["from" if r.get("direction") == "in" else "to"] = c["phone_number"]
+        return rows
+
     def _table_timezones(self, table: Table) -> list[dict]:
         col = table.columns[0].name
         return [{col: tz} for tz in TIMEZONES]

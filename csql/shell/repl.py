@@ -430,7 +430,7 @@ class Shell:
                 }
             )
             self._show(table)
-            return True
+            return self._note(output.plural(len(params), "parameter"))
         if action == "set" and len(parts) == 3:
             name = parts[1].lstrip(":$@")
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):

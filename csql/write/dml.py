@@ -20,10 +20,6 @@ from sqlglot import exp
 from csql.catalog import OPERATION_ENDPOINT, Catalog, Column, Table
 from csql.errors import DataError, IntegrityError, NotSupportedError, ProgrammingError
 
-SECRET_FIELDS = frozenset(
-    {"password", "api_key", "card_number", "cvc", "token", "activation_token"}
-)
-
 
 @dataclass(frozen=True)
 class WriteRequest:
@@ -36,6 +32,8 @@ class WriteRequest:
     keys: dict[str, Any] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
     current: dict[str, Any] | None = None  # DELETE ... RETURNING: the row as it was
+    #: values the catalog marks secret (passwords, tokens): masked in EXPLAIN, errors and logs
+    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -286,20 +284,29 @@ def json_value(value: Any, col_type: str) -> Any:
     return value
 
 
+MAX_UNIX_SECONDS = 253402300799  # 9999-12-31 23:59:59 UTC
+
+
 def _unix_seconds(value: Any) -> int:
     """A timestamp given as a number or text (Unix seconds or ISO 8601) as Unix seconds;
     DataError for anything else (`'tomorrow'`), never a bare ValueError."""
     if isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool):
         try:
-            return int(value)
-        except (ValueError, OverflowError):
+            seconds = int(value)
+        except (ValueError, OverflowError, decimal.InvalidOperation):
             pass
+        else:
+            if abs(seconds) <= MAX_UNIX_SECONDS:
+                return seconds
     elif isinstance(value, str):
         text = value.strip()
         try:
-            return int(text)
+            seconds = int(text)
         except ValueError:
             pass
+        else:
+            if abs(seconds) <= MAX_UNIX_SECONDS:
+                return seconds
         try:
             parsed = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
         except ValueError:
@@ -307,7 +314,10 @@ def _unix_seconds(value: Any) -> int:
         else:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=dt.UTC)
-            return int(parsed.timestamp())
+            try:
+                return int(parsed.timestamp())
+            except (OverflowError, ValueError):
+                pass
     raise DataError(
         f"{str(value)[:80]!r} is not a timestamp: give a TIMESTAMP, an ISO 8601 text such as "
         "'2026-12-01 10:00:00' or Unix seconds"
@@ -346,7 +356,12 @@ def insert_requests(stmt: DmlStatement, data: pa.Table) -> list[WriteRequest]:
         keys = {p: row[p] for p in endpoint.placeholders}
         out.append(
             WriteRequest(
-                endpoint.method, endpoint.render(keys), _wrap(body, endpoint.body), i, keys
+                endpoint.method,
+                endpoint.render(keys),
+                _wrap(body, endpoint.body),
+                i,
+                keys,
+                secrets=secret_values(table, row),
             )
         )
     if problems:
@@ -413,7 +428,12 @@ def update_requests(stmt: DmlStatement, data: pa.Table) -> list[WriteRequest]:
             body[name] = json_value(row[f"__set_{name}"], col.type)
         out.append(
             WriteRequest(
-                endpoint.method, endpoint.render(keys), _wrap(body, endpoint.body), i, keys
+                endpoint.method,
+                endpoint.render(keys),
+                _wrap(body, endpoint.body),
+                i,
+                keys,
+                secrets=secret_values(table, {**keys, **body}),
             )
         )
     return _dedupe(out)
@@ -426,7 +446,15 @@ def delete_requests(stmt: DmlStatement, data: pa.Table) -> list[WriteRequest]:
         keys = {k[len("__key_") :]: v for k, v in row.items() if k.startswith("__key_")}
         current = {k[len("__row_") :]: v for k, v in row.items() if k.startswith("__row_")} or None
         out.append(
-            WriteRequest(endpoint.method, endpoint.render(keys), None, i, keys, current=current)
+            WriteRequest(
+                endpoint.method,
+                endpoint.render(keys),
+                None,
+                i,
+                keys,
+                current=current,
+                secrets=secret_values(stmt.table, keys),
+            )
         )
     return _dedupe(out)
 
@@ -442,13 +470,28 @@ def _dedupe(requests: list[WriteRequest]) -> list[WriteRequest]:
     return out
 
 
-def redact(body: Any) -> Any:
-    """A request body with secrets (passwords, keys, card numbers) masked, for EXPLAIN and errors."""
+def secret_values(table: Table, row: dict[str, Any]) -> tuple[str, ...]:
+    """The values of the row's columns that the catalog marks `secret: true`."""
+    return tuple(
+        str(v)
+        for k, v in row.items()
+        if v is not None and v != "" and (c := table.column(k)) is not None and c.secret
+    )
+
+
+def redact(body: Any, secrets: tuple[str, ...] = ()) -> Any:
+    """A request body with the request's secret values (catalog `secret: true`: passwords,
+    tokens, card numbers) masked, for EXPLAIN and errors."""
+    if not secrets:
+        return body
     if isinstance(body, dict):
-        return {
-            k: ("***" if k in SECRET_FIELDS and v is not None else redact(v))
-            for k, v in body.items()
-        }
+        return {k: redact(v, secrets) for k, v in body.items()}
     if isinstance(body, list):
-        return [redact(v) for v in body]
+        return [redact(v, secrets) for v in body]
+    if body is not None and str(body) in secrets:
+        return "***"
+    if isinstance(body, str):
+        for value in sorted(secrets, key=len, reverse=True):
+            if len(value) >= 3:
+                body = body.replace(value, "***")
     return body

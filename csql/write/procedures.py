@@ -173,7 +173,12 @@ def build_request(proc: Procedure, values: dict[str, Any], row: int = 1) -> Writ
         body = None
     else:
         body = {**root, **item}
-    return WriteRequest(proc.method, endpoint.render(path_values), body, row, path_values, query)
+    secrets = tuple(
+        str(values[p.name]) for p in proc.parameters if p.secret and values.get(p.name) is not None
+    )
+    return WriteRequest(
+        proc.method, endpoint.render(path_values), body, row, path_values, query, secrets=secrets
+    )
 
 
 def batch(requests: list[WriteRequest]) -> list[WriteRequest]:
@@ -190,7 +195,8 @@ def batch(requests: list[WriteRequest]) -> list[WriteRequest]:
             and len(last.body[list_key]) < MAX_MESSAGES
         ):  # fmt: skip
             merged = {**last.body, list_key: [*last.body[list_key], *r.body[list_key]]}
-            out[-1] = WriteRequest(last.method, last.path, merged, last.row, last.keys, last.query)
+            out[-1] = WriteRequest(last.method, last.path, merged, last.row, last.keys, last.query,
+                                   secrets=tuple(dict.fromkeys(last.secrets + r.secrets)))  # fmt: skip
         else:
             out.append(r)
     return out

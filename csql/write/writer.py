@@ -159,6 +159,21 @@ def raise_for_failures(statement: str, report: WriteReport) -> None:
     raise error
 
 
+def _masked_path(r: WriteRequest) -> str:
+    """The path with its secret segments (an activation token) as ***."""
+    from urllib.parse import quote
+
+    if not r.secrets:
+        return r.path
+    forms = {f for v in r.secrets for f in (v, quote(v, safe=""))}
+    return "/".join("***" if segment in forms else segment for segment in r.path.split("/"))
+
+
+def _masked_query(r: WriteRequest) -> str | None:
+    pairs = [f"{k}={'***' if str(v) in r.secrets else v}" for k, v in r.query.items()]
+    return "&".join(pairs) or None
+
+
 def describe_requests(requests: list[WriteRequest]) -> list[dict]:
     """Rows for EXPLAIN: method, path, query, body (secrets masked)."""
     import json
@@ -167,9 +182,9 @@ def describe_requests(requests: list[WriteRequest]) -> list[dict]:
         {
             "row": r.row,
             "method": r.method,
-            "path": r.path,
-            "query": "&".join(f"{k}={v}" for k, v in r.query.items()) or None,
-            "body": json.dumps(redact(r.body), default=str, ensure_ascii=False)
+            "path": _masked_path(r),
+            "query": _masked_query(r),
+            "body": json.dumps(redact(r.body, r.secrets), default=str, ensure_ascii=False)
             if r.body is not None
             else None,
         }
