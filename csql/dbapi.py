@@ -19,6 +19,7 @@ from csql.catalog import Catalog, default_catalog
 from csql.client import Client
 from csql.engine import Result, Session
 from csql.errors import InterfaceError, NotSupportedError, ProgrammingError
+from csql.read.rows import BATCH_ROWS, RowStream
 from csql.secrets import split_userinfo
 
 apilevel = "2.0"
@@ -308,8 +309,7 @@ class Cursor:
         self.connection = connection
         self.arraysize = 1
         self._result: pa.Table | None = None
-        self._rows: list[tuple] | None = None
-        self._pos = 0
+        self._rows: RowStream | None = None  # the result's rows, made tuples as they are read
         self._rowcount = -1
         self._closed = False
         #: PEP 249 extension: (csql.Warning, message) for the last statement, e.g. how many
@@ -393,8 +393,7 @@ class Cursor:
             self.connection.messages.append((_errors.Warning, text))
             _log.info("%s", text)
         self._result = result.table
-        self._rows = None
-        self._pos = 0
+        self._rows = RowStream(result.table) if result.table is not None else None
         if result.table is not None and result.rowcount < 0:
             self._rowcount = result.table.num_rows
         else:
@@ -402,39 +401,28 @@ class Cursor:
 
     # -- fetching ---------------------------------------------------------------------------
 
-    def _materialized(self) -> list[tuple]:
-        table = self._need_result()
-        if self._rows is None:
-            columns = [col.to_pylist() for col in table.columns]
-            self._rows = list(zip(*columns, strict=True)) if columns else []
+    def _stream(self) -> RowStream:
+        self._need_result()
+        assert self._rows is not None
         return self._rows
 
     def fetchone(self) -> tuple | None:
-        rows = self._materialized()
-        if self._pos >= len(rows):
-            return None
-        self._pos += 1
-        return rows[self._pos - 1]
+        return self._stream().next()
 
     def fetchmany(self, size: int | None = None) -> list[tuple]:
-        rows = self._materialized()
+        """The next `size` rows (`arraysize` by default): only their record batch becomes
+        Python tuples, so reading a large result in batches keeps memory flat."""
         n = self.arraysize if size is None else size
-        out = rows[self._pos : self._pos + n]
-        self._pos += len(out)
-        return out
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ProgrammingError(f"fetchmany() takes a row count >= 0, not {n!r}")
+        return self._stream().take(n)
 
     def fetchall(self) -> list[tuple]:
-        rows = self._materialized()
-        out = rows[self._pos :]
-        self._pos = len(rows)
-        return out
+        return self._stream().all()
 
     def fetch_arrow_table(self) -> pa.Table:
         """The rest of the result as an Arrow table (all of it if nothing was fetched yet)."""
-        table = self._need_result()
-        rest = table.slice(self._pos)
-        self._pos = table.num_rows
-        return rest
+        return self._stream().rest()
 
     def fetchdf(self):
         """The rest of the result as a pandas DataFrame (needs pandas)."""
@@ -452,8 +440,9 @@ class Cursor:
         return self.fetch_arrow_table().to_pandas(types_mapper=nullable.get)
 
     def __iter__(self) -> Iterator[tuple]:
-        while (row := self.fetchone()) is not None:
-            yield row
+        stream = self._stream()
+        while rows := stream.take(BATCH_ROWS):
+            yield from rows
 
     # -- no-ops required by PEP 249 -----------------------------------------------------------
 
