@@ -122,7 +122,8 @@ class Target:
 def _connect(**kwargs: Any) -> Connection:
     from csql.dbapi import connect
 
-    return connect(**kwargs)
+    # the shell and the CLI are the user at their own machine: read_csv('file') works there
+    return connect(file_access=True, **kwargs)
 
 
 @contextlib.contextmanager
