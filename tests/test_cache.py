@@ -137,3 +137,35 @@ def test_entries_never_cross_accounts(sb):
     a._api_key, b._api_key = "k1", "k2"
     assert account_key(a) != account_key(b)
     assert all("not-the-key" not in str(k) and sb.api_key not in str(k) for k in CACHE._entries)
+
+
+def test_renaming_a_list_refreshes_its_contacts_names(sb):
+    conn = connect(sb, cache_ttl=600)
+    lid = conn.execute("SELECT min(list_id) FROM lists").fetchall()[0][0]
+    rows(conn, "SELECT * FROM contacts")
+    conn.execute(f"UPDATE lists SET list_name = 'Renamed list' WHERE list_id = {lid}")
+    names = conn.execute(
+        f"SELECT DISTINCT _list_name FROM contacts WHERE list_id = {lid}"
+    ).fetchall()
+    assert names == [("Renamed list",)]
+
+
+def test_shell_cache_command(sb):
+    from csql.sync.shell_cache import cache_command
+
+    conn = connect(sb)
+    session = conn._live()
+    assert cache_command(session, "")[1].startswith("cache off")
+    ok, text = cache_command(session, "on")
+    assert ok and "kept 60 s" in text
+    rows(conn, "SELECT * FROM lists")
+    assert requests_of(sb, lambda: rows(conn, "SELECT * FROM lists"))[0] == 0
+    assert cache_command(session, "ttl 5")[1].startswith("cache on: pages are kept 5 s")
+    assert cache_command(session, "clear")[0]
+    assert requests_of(sb, lambda: rows(conn, "SELECT * FROM lists"))[0] == 1
+    assert cache_command(session, "off")[1].startswith("cache off")
+    assert requests_of(sb, lambda: rows(conn, "SELECT * FROM lists"))[0] == 1
+    assert cache_command(session, "ttl soon") == (
+        False,
+        "'soon' is not a number of seconds; .cache [on|off|clear|ttl SECONDS]",
+    )

@@ -47,6 +47,8 @@ class Format(enum.Enum):
         if isinstance(value, Format):
             return value
         if value is None:
+            if target.endswith(("/", os.sep)) and not Path(target).is_file():
+                return _infer(Path(target)) if Path(target).is_dir() else cls.PARQUET
             return _infer(Path(target))
         try:
             return cls(str(value).lower())
@@ -207,16 +209,24 @@ class _Lake(Target):
         self.duck.execute("COMMIT")
         self._write_table(strategy.table.name, self._frame(strategy),
                           list(self.keys(strategy.table.name)[: 2 if strategy.partition_column else 1]))  # fmt: skip
-        self._write_state()
+        self._write_state(state.STATE_TABLE)
+        self._runs_dirty = True
 
     def record_failure(self, row: dict) -> None:
         state.record_run(self.duck, row)
-        self._write_state()
+        self._runs_dirty = True
 
-    def _write_state(self) -> None:
-        for name in (state.STATE_TABLE, state.RUNS_TABLE):
-            where = f"account = {sql_string(self.account)}"
-            self._write_table(name, f"SELECT * FROM {quote(name)} WHERE {where}", ["account"])
+    def close(self) -> None:
+        """The run log is written once, at the end of the run (the state after each table)."""
+        try:
+            if getattr(self, "_runs_dirty", False):
+                self._write_state(state.RUNS_TABLE)
+        finally:
+            self.duck.close()
+
+    def _write_state(self, name: str) -> None:
+        where = f"account = {sql_string(self.account)}"
+        self._write_table(name, f"SELECT * FROM {quote(name)} WHERE {where}", ["account"])
 
     def _write_table(self, name: str, select: str, partition_by: list[str]) -> None:
         raise NotImplementedError
