@@ -75,6 +75,27 @@ def _next_cursor(body: Any) -> str | None:
     return values[0] if values else None
 
 
+def _cursor_position(cursor: str | None) -> str | int:
+    """A cursor as a comparable position: offsets are numbers ('0' and no offset are both the
+    start), anything else is compared as text."""
+    text = (cursor or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else text or 0
+
+
+def _check_advances(stream: Stream, cursor: str, seen: set[str | int], pages: int) -> None:
+    """Cursor paging whose next offset was already read would loop forever (a server that
+    repeats `next`): stop with an OperationalError instead of reading the same pages again."""
+    position = _cursor_position(cursor)
+    if position in seen:
+        raise OperationalError(
+            f"GET {stream.path}: cursor paging does not advance: after {pages} page(s) ClickSend's "
+            f"next page is offset={cursor}, which was already read. Stopped instead of looping; "
+            "the rows would be incomplete, so no result is returned (a ClickSend problem: try "
+            "again later)"
+        )
+    seen.add(position)
+
+
 async def fetch_page(client: Client, stream: Stream, page: int | None, limit: int | None,
                      cursor: str | None = None) -> Page:  # fmt: skip
     """One page of a stream (page=None: an endpoint that does not page).
@@ -144,12 +165,19 @@ async def fetch_stream(client: Client, stream: Stream, first: int = 1, last: int
         return [await fetch_page(client, stream, None, None)]
     if stream.endpoint.paging == "cursor":
         pages, cursor = [], None
+        seen = {_cursor_position(None)}
         for _ in range(MAX_PAGES):
             page = await fetch_page(client, stream, None, limit, cursor)
             pages.append(page)
             cursor = page.next_cursor
             if not cursor or not page.count:
                 break
+            _check_advances(stream, cursor, seen, len(pages))
+        else:
+            raise OperationalError(
+                f"GET {stream.path}: cursor paging still had a next page after {MAX_PAGES} pages; "
+                "stopped (the rows would be incomplete, so no result is returned)"
+            )
         return pages
     head = await fetch_page(client, stream, first, limit)
     end = (
