@@ -389,3 +389,39 @@ def test_impossible_key_values_match_nothing_and_send_nothing(sb, conn, sql, row
 def test_out_of_range_key_among_good_ones(sb, conn, ref, catalog):  # noqa: F811
     check(sb, conn, ref, catalog,
           "SELECT list_id FROM lists WHERE list_id IN (788, 99999999999999999999)", requests=1)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sql", "requests"),
+    [
+        (
+            "SELECT l.list_name, count(*) FROM contacts c JOIN lists l USING (list_id) GROUP BY l.list_name",
+            6,
+        ),
+        ("SELECT count(*) FROM contacts c JOIN lists l USING (list_id)", 6),
+        (
+            "SELECT count(*) AS n FROM lists l JOIN contacts c ON c.list_id = l.list_id WHERE l.list_name = 'VIP'",
+            2,
+        ),
+        (
+            "SELECT l.list_name, count(*) AS n FROM lists l JOIN contacts c ON c.list_id = l.list_id "
+            "GROUP BY ALL HAVING count(*) > 100 ORDER BY n",
+            6,
+        ),
+        ("SELECT count(*) FROM contacts c JOIN lists l USING (list_id) WHERE l.list_id < 0", 1),
+        # not from totals: a contact column, another aggregate, an outer join
+        (
+            "SELECT count(*) FROM contacts c JOIN lists l USING (list_id) WHERE c.first_name LIKE 'A%'",
+            None,
+        ),
+        ("SELECT count(*), max(c.contact_id) FROM contacts c JOIN lists l USING (list_id)", None),
+        (
+            "SELECT l.list_name, count(*) FROM lists l LEFT JOIN contacts c USING (list_id) GROUP BY 1",
+            None,
+        ),
+        ("SELECT count(DISTINCT l.list_name) FROM contacts c JOIN lists l USING (list_id)", None),
+    ],
+)
+def test_count_over_join_from_totals(sb, conn, ref, catalog, sql, requests):  # noqa: F811
+    """Issue 12: count(*) over a join to the parent, one limit=1 request per list."""
+    check(sb, conn, ref, catalog, sql, requests=requests)

@@ -178,12 +178,13 @@ class Executor:
         self._stream_error: BaseException | None = None
         try:
             self.validate(plan)  # the statement as written binds, before any request
+            for level in _levels(plan, scans):
+                level = [s for s in level if s.id != plan.count_scan]
+                if level:
+                    self._run_level(level, scans)
             if plan.count_scan is not None:
                 scan = scans[plan.count_scan]
                 self.duck.register(plan.count_table, self._count(scan, scans, plan.count_keys))
-                return self.duck.sql(plan.sql).to_arrow_table()
-            for level in _levels(plan, scans):
-                self._run_level(level, scans)
             try:
                 result = self.duck.sql(plan.sql).to_arrow_table()
                 # unaliased expressions are named by their text: give back the user's names
@@ -200,9 +201,7 @@ class Executor:
     def _count(self, scan: Scan, scans: dict[int, Scan], keys: tuple[str, ...]) -> pa.Table:
         """`total` of every key combination: one row per combination with its key values
         (grouped counts), or one row with the sum (COUNT(*) with no GROUP BY)."""
-        for dep in _deps_in_order(scan, scans):
-            self._run_level([dep], scans)
-        streams = self.streams(scan, scans)
+        streams = self.streams(scan, scans)  # the scans it depends on have run
 
         async def count_all() -> list[int]:
             return list(await asyncio.gather(
@@ -256,17 +255,6 @@ class Executor:
                 raise
 
         return pa.RecordBatchReader.from_batches(schema, batches())
-
-
-def _deps_in_order(scan: Scan, scans: dict[int, Scan]) -> list[Scan]:
-    out: list[Scan] = []
-    for d in scan.depends_on:
-        for x in _deps_in_order(scans[d], scans):
-            if x not in out:
-                out.append(x)
-        if scans[d] not in out:
-            out.append(scans[d])
-    return out
 
 
 def _levels(plan: Plan, scans: dict[int, Scan]) -> list[list[Scan]]:

@@ -50,11 +50,13 @@ from csql.read.planner import graph, shortcuts
 from csql.read.planner.literals import Truth, constant_truth
 from csql.read.planner.pushdown import Exactness, Pushdown
 from csql.read.planner.references import (
+    JoinKind,
     KeyEquality,
     Ref,
     ScopeRefs,
     analyze_scope,
     conjuncts,
+    join_kind,
     names_cte,
     scope_refs,
     unparen,
@@ -412,7 +414,7 @@ class Planner:
         the views are named, or None."""
         ref = self._single_exact_table(tree, root)
         if ref is None:
-            return None
+            return self._count_over_join(tree, root)
         scan = self.scans[ref.scan_id]
         select: exp.Select = tree  # type: ignore[assignment]
         if scan.mode is ScanMode.EMPTY:
@@ -438,6 +440,73 @@ class Planner:
                 return rewrite
         self._window(select, ref, exact)
         return None
+
+    def _count_over_join(self, tree: exp.Expression, root: ScopeRefs | None):
+        """count(*) over a join whose fan-out table is seen only through its path keys.
+
+        `SELECT l.list_name, count(*) FROM contacts c JOIN lists l USING (list_id) GROUP BY 1`
+        reads lists, then one `limit=1` request per list: c becomes the table of totals per
+        key combination, and count(*) the sum of the totals of the joined rows. Exact when
+        every column of c the statement names is a path key (so every contact of one list
+        joins exactly as its list's row of totals does), c's own conjuncts are EXACT, every
+        join is inner, count(*) is the only aggregate, and there is no DISTINCT, window,
+        star, NATURAL join, CTE or subquery (other than c's key subqueries).
+        """
+        if not isinstance(tree, exp.Select) or root is None or root.scope is None or root.opaque:
+            return None
+        if any(tree.args.get(k) for k in ("with_", "distinct", "qualify")) or tree.find(exp.Window):
+            return None
+        aggregates = list(tree.find_all(exp.AggFunc))
+        if not aggregates or not all(shortcuts.is_count_star(a) for a in aggregates):
+            return None
+        stars = [s for s in tree.find_all(exp.Star) if not isinstance(s.parent, exp.Count)]
+        if stars or any(j.args.get("method") for j in tree.args.get("joins") or []):
+            return None
+        if not all(join_kind(j) is JoinKind.INNER for j in tree.args.get("joins") or []):
+            return None
+        from csql.read.planner.references import Resolver
+
+        resolver = Resolver(root.scope, root.refs)
+        for ref in root.refs.values():
+            if self._countable(tree, ref, root, resolver):
+                scan = self.scans[ref.scan_id]
+                self.scans[ref.scan_id] = replace(scan, mode=ScanMode.COUNT)
+                keys = tuple(scan.keys)
+
+                def rewrite(t: exp.Expression, ref=ref, keys=keys):
+                    shortcuts.count_join_rewrite(t, ref, count_table(ref.scan_id), keys)
+                    return ref.scan_id, keys
+
+                return rewrite
+        return None
+
+    def _countable(self, tree: exp.Expression, ref: Ref, root: ScopeRefs, resolver) -> bool:
+        scan = self.scans[ref.scan_id]
+        if scan.mode is not ScanMode.LIST or not scan.keys or ref.nullable or ref.frozen:
+            return False
+        if not shortcuts.count_endpoint_ok(ref.table) or scan.params or scan.hidden:
+            return False
+        if not self.pushdowns[ref.scan_id].exact:
+            return False
+        if any(ref.scan_id in s.depends_on for s in self.scans.values()):
+            return False  # its rows give another scan its keys: they must be fetched
+        allowed = [sub for sid, _, sub in self.pending if sid == ref.scan_id]
+        inside = {id(n) for sub in allowed for n in sub.walk()}
+        if any(id(sq) not in inside for sq in tree.find_all(exp.Subquery)):
+            return False
+        for col in tree.find_all(exp.Column):
+            if id(col) in inside:
+                continue
+            owner = resolver.ref_of(col)
+            named = ref.table.column(col.name)
+            mine = owner is ref or (
+                owner is None
+                and named is not None
+                and (not col.table or col.table.lower() == ref.alias.lower())
+            )
+            if mine and (named is None or not named.path_key):
+                return False
+        return True
 
     @staticmethod
     def _group_key_ok(scan: Scan, column: str) -> bool:

@@ -199,6 +199,46 @@ def count_rewrite(select: exp.Select, ref: Ref, table_name: str, groups: list[st
     select.set("where", exp.Where(this=where) if where is not None else None)
 
 
+def count_join_rewrite(
+    select: exp.Select, ref: Ref, table_name: str, keys: tuple[str, ...]
+) -> None:
+    """Rewrite in place: `ref` reads its totals per key combination, count(*) sums them."""
+    total = "__csql_total"
+    rows = (
+        exp.select(
+            *[exp.column(k, quoted=True) for k in keys], exp.column("total").as_(total, quoted=True)
+        )
+        .from_(table_name)
+        .where(exp.column("total").neq(0))
+    )
+    ref.node.replace(
+        exp.Subquery(
+            this=rows, alias=exp.TableAlias(this=exp.to_identifier(ref.alias, quoted=True))
+        )
+    )
+    weight = exp.cast(
+        exp.func(
+            "sum", exp.column(total, table=exp.to_identifier(ref.alias, quoted=True), quoted=True)
+        ),
+        "BIGINT",
+    )
+    if not select.args.get("group"):
+        weight = exp.func("coalesce", weight, exp.Literal.number(0))
+    new_exprs = []
+    for sel in select.expressions:
+        node = sel.this if isinstance(sel, exp.Alias) else sel
+        if is_count_star(node):
+            name = sel.alias if isinstance(sel, exp.Alias) else "count_star()"
+            new_exprs.append(exp.alias_(weight.copy(), name, quoted=True))
+        else:
+            new_exprs.append(sel)
+    select.set("expressions", new_exprs)
+    for key in ("having", "order"):
+        part = select.args.get(key)
+        if part is not None:
+            select.set(key, part.transform(lambda n: weight.copy() if is_count_star(n) else n))
+
+
 def order_param(select: exp.Select, ref: Ref) -> str | None:
     """`order_by=col:dir` when ClickSend orders rows exactly as DuckDB would.
 
