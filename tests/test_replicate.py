@@ -72,9 +72,14 @@ def test_full_replicate_of_every_default_table_equals_a_direct_read(sb, tmp_path
     conn = connect(sb)
     target = str(tmp_path / "replica.duckdb")
     reports = conn.replicate(target)
-    tables = default_tables(catalog)
-    assert set(reports) == {t.name for t in tables}
-    assert all(r.status == "ok" and r.mode == "full" for r in reports.values())
+    assert set(reports) == {t.name for t in default_tables(catalog)}
+    # a table ClickSend lists only with a filter the catalog cannot supply is skipped, not failed
+    skipped = {r.table for r in reports.values() if r.status == "skipped"}
+    assert all(
+        r.status == "ok" and r.mode == "full" for r in reports.values() if r.table not in skipped
+    )
+    assert len(skipped) <= 2, skipped
+    tables = [t for t in default_tables(catalog) if t.name not in skipped]
     with duckdb.connect(target) as d:
         assert_replica_equal(conn, d, tables)
         cols = [r[0] for r in d.execute("DESCRIBE contacts").fetchall()]
@@ -85,7 +90,7 @@ def test_full_replicate_of_every_default_table_equals_a_direct_read(sb, tmp_path
             "DECIMAL"
         )
         runs = d.execute("SELECT count(*), count(DISTINCT run_id) FROM _csql_runs").fetchall()[0]
-        assert runs == (len(tables), 1)
+        assert runs == (len(reports), 1)
 
 
 def test_incremental_run_after_api_changes_is_equal_with_far_fewer_requests(sb, tmp_path, catalog):
@@ -298,3 +303,14 @@ def test_cli_replicate(sb, tmp_path):
         assert d.execute("SELECT count(*) FROM lists").fetchall()[0][0] == len(
             direct(connect(sb), "lists")
         )
+
+
+def test_a_replica_gains_the_columns_the_catalog_gained(sb, tmp_path, catalog):
+    conn = connect(sb)
+    target = str(tmp_path / "replica.duckdb")
+    conn.replicate(target, ["sms_templates"])
+    with duckdb.connect(target) as d:  # as if made by an older csql without this column
+        d.execute('ALTER TABLE sms_templates DROP COLUMN "body"')
+    conn.replicate(target, ["sms_templates"], full=True)
+    with duckdb.connect(target) as d:
+        assert_replica_equal(conn, d, [catalog.table("sms_templates")])

@@ -73,6 +73,8 @@ def _replicate_parser() -> argparse.ArgumentParser:
 
 
 def _report_line(r: Any) -> str:
+    if r.status == "skipped":
+        return f"{r.table}: skipped ({r.error}); name it with its filter in a query instead"
     if r.status != "ok":
         return f"{r.table}: FAILED after {r.requests} requests: {r.error}"
     return (f"{r.table}: {r.mode}, +{r.inserted} ~{r.updated} -{r.deleted} "

@@ -48,7 +48,17 @@ def create_table(duck: duckdb.DuckDBPyConnection, table: Table, name: str | None
     cols.append(f"{quote(SYNCED_AT)} TIMESTAMP WITH TIME ZONE")
     if table.primary_key:
         cols.append(f"PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
-    duck.execute(f"CREATE TABLE IF NOT EXISTS {quote(name or table.name)} ({', '.join(cols)})")
+    target = name or table.name
+    duck.execute(f"CREATE TABLE IF NOT EXISTS {quote(target)} ({', '.join(cols)})")
+    # a replica made before the catalog gained a column: add it (NULL until the row syncs)
+    have = {r[0] for r in duck.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [target]
+    ).fetchall()}  # fmt: skip
+    for c in table.columns:
+        if c.name not in have:
+            duck.execute(
+                f"ALTER TABLE {quote(target)} ADD COLUMN {quote(c.name)} {SQL_TYPES[c.type]}"
+            )
 
 
 def stage(duck: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -> int:

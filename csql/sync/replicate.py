@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import enum
 import re
 import time
 import uuid
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from csql.client import BadRequest
 from csql.errors import Error, OperationalError, ProgrammingError
 from csql.sync import merge, state
 from csql.sync.merge import Changes, quote, sql_string
@@ -50,6 +52,14 @@ def parse_duration(value: str | float | dt.timedelta | None) -> dt.timedelta:
             f"not a duration: {value!r} (write a number with s, m, h, d or w: 3d, 12h)"
         )
     return dt.timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+
+
+class Status(enum.Enum):
+    """How one table's run ended."""
+
+    OK = "ok"
+    FAILED = "failed"  # rolled back; the next run tries again
+    SKIPPED = "skipped"  # ClickSend refused to list it without a filter (default tables only)
 
 
 class Reader(Protocol):
@@ -168,13 +178,13 @@ def replicate(
     try:
         for table in chosen:
             sync = TableSync(reader, catalog, store, strategy_for(table), run_id, window)
-            report = sync.run(full)
+            report = sync.run(full, skip_refused=not tables)
             out[table.name] = report
             if progress is not None:
                 progress(report)
     finally:
         store.close()
-    failed = [r for r in out.values() if r.status != "ok"]
+    failed = [r for r in out.values() if r.status == Status.FAILED.value]
     if failed:
         names = ", ".join(f"{r.table} ({r.error})" for r in failed)
         raise ReplicationError(
@@ -217,13 +227,17 @@ class TableSync:
 
     # -- the run ---------------------------------------------------------------------------------
 
-    def run(self, full: bool) -> TableReport:
-        """Sync and commit; a csql error leaves the table as it was (reported as failed)."""
+    def run(self, full: bool, skip_refused: bool = False) -> TableReport:
+        """Sync and commit; a csql error leaves the table as it was (reported as failed).
+
+        skip_refused: a listing ClickSend refuses as a bad request (a filter it requires that
+        the catalog cannot supply) is skipped, not failed: for runs over every default table."""
         started, before, t0 = _now(), self.reader.requests(), time.monotonic()
         try:
             report = self.apply(full)
         except Error as e:
-            report = TableReport(self.name, status="failed", error=str(e))
+            status = Status.SKIPPED if skip_refused and isinstance(e, BadRequest) else Status.FAILED
+            report = TableReport(self.name, status=status.value, error=str(e))
             report.requests = self.reader.requests() - before
             report.duration = time.monotonic() - t0
             with contextlib.suppress(Exception):  # recording a failure must not hide it
