@@ -179,6 +179,23 @@ def _register_table_hooks(app: App) -> None:
         POST /email/addresses example: "verified": 0)."""
         row["verified"] = 0
 
+    @reg.table(Hook.LIST, "compliant_sender_types")
+    def _compliant(table: Table, req: Request, params: dict[str, str]) -> Any:
+        if not req.query.get("filter[product_type]"):  # required: true in the official spec
+            raise ApiError(
+                400,
+                "filter[product_type] is required (SMS): WHERE product_type = 'SMS'.",
+                "INVALID_REQUEST",
+            )
+        countries = [
+            v for k, v in sorted(req.query.items()) if k.startswith("filter[country_code]")
+        ]
+        return _spec_list(table, compliant_sender_types(countries))
+
+    @reg.table(Hook.LIST, "short_url_statistics")
+    def _short_url_statistics(table: Table, req: Request, params: dict[str, str]) -> Any:
+        return _spec_list(table, short_url_statistics(app, params))
+
     @reg.table(Hook.AFTER_DELETE, "lists")
     def _list_deleted(table: Table, row: dict) -> None:
         if "contacts" in app.store.tables:
@@ -192,6 +209,13 @@ def install(app: App) -> None:
     the actions of the catalog's procedures (sends and cancels derived from the catalog)."""
     _register_table_hooks(app)
     store = app.store
+    senders = app.catalog.table("default_senders")
+    if senders is not None and senders.name in store.tables:  # realistic rows, not generic ones
+        ts = store[senders.name]
+        for row in list(ts.rows.values()):
+            ts.remove(row)
+        for row in default_senders(app):
+            ts.put(conform_row(senders, row))
 
     if "lists" in store.tables and "contacts" in store.tables:
         contacts = store["contacts"]
@@ -414,6 +438,82 @@ def _sender(app: App, channel: str, history: str, key: str | None, dry_run: bool
         return 200, _shape_body("POST", req.path, wire.envelope(payload, msg))
 
     return action
+
+
+def _spec_list(table: Table, rows: list[dict]) -> Any:
+    """A `paging: none` list body in the shape the official spec declares."""
+    ep = table.list_endpoint
+    tree = wire.shape(ep.method, ep.path)
+    body: Any = {"data": rows} if ep.records == "data" else wire.envelope({"data": rows})
+    return wire.conform(body, tree)
+
+
+#: the countries the sandbox knows (data.CARRIERS) and the sender types ClickSend names
+SENDER_TYPES = ("alpha_tag", "longcode", "tollfree", "10DLC", "own_number")
+
+
+def default_senders(app: App) -> list[dict]:
+    """One enabled default sender per country, deterministic for the sandbox's seed."""
+    acct = _account_row(app) or {}
+    rng = data.rng_for(app.gen.seed, "default_senders")
+    ids = data.uuids(rng, len(data.CARRIERS))
+    out = []
+    for (country, _), ident in zip(sorted(data.CARRIERS.items()), ids, strict=True):
+        kind = "10DLC" if country == "US" else "alpha_tag"
+        out.append({
+            "id": ident.lower(), "user_id": acct.get("user_id"), "subaccount_id": None,
+            "country_code": country, "product_type": "SMS", "status": "ENABLED",
+            "default_sender_strategies": [{
+                "sender_type": kind, "sender_id": "+12025550123" if kind == "10DLC" else "csql",
+                "sender_country_code": country, "priority": 1, "status": "ENABLED", "note": None,
+            }],
+            "created_timestamp": "2024-01-02T03:04:05Z", "updated_timestamp": "2024-01-02T03:04:05Z",
+        })  # fmt: skip
+    return out
+
+
+def compliant_sender_types(countries: list[str]) -> list[dict]:
+    """Allowed and blocked sender types per recipient country (the spec's example rules:
+    the US needs 10DLC or toll-free, elsewhere alpha tags and long codes)."""
+    out = []
+    for country in countries or sorted(data.CARRIERS):
+        if country.upper() == "US":
+            allowed, blocked = ["10DLC", "tollfree"], ["alpha_tag", "own_number"]
+        else:
+            allowed, blocked = ["alpha_tag", "longcode", "own_number"], ["tollfree", "10DLC"]
+        out.append({
+            "recipient_country_code": country.upper(),
+            "blocked_sender_types": blocked,
+            "allowed_sender_types": [
+                {"sender_type": t, "allowed_sender_countries": {"global": t == "alpha_tag",
+                 "country_codes": None if t == "alpha_tag" else [country.upper()]}}
+                for t in allowed
+            ],
+        })  # fmt: skip
+    return out
+
+
+def short_url_statistics(app: App, params: dict[str, str]) -> list[dict]:
+    """Click statistics of the URLs in one message, deterministic for (source, source_id)."""
+    rng = data.rng_for(app.gen.seed, f"short_url@{params.get('source')}|{params.get('source_id')}")
+    out = []
+    for ident in data.uuids(rng, rng.randint(1, 2)):
+        total = rng.randint(1, 50)
+        unique = rng.randint(0, total)
+
+        def split(labels: tuple[str, ...], n: int = unique) -> list[dict]:
+            first = rng.randint(0, n)
+            return [{"label": labels[0], "count": first}, {"label": labels[1], "count": n - first}]
+
+        out.append({
+            "long_url_id": ident.lower(),
+            "links": {"total": total, "opened_unique": unique,
+                      "opened_total": unique + rng.randint(0, 20), "unopened": total - unique},
+            "device": split(("mobile", "desktop")), "os": split(("iOS", "Android")),
+            "browser": split(("Safari", "Chrome")), "country": split(("AU", "US")),
+            "region": split(("NSW", "CA")),
+        })  # fmt: skip
+    return out
 
 
 def _subaccount_id(req: Request, default_row: dict | None) -> Any:

@@ -47,6 +47,11 @@ def sample(name, typ):
     return SAMPLES.get(name, BY_TYPE.get(typ, "x"))
 
 
+def filter_params(table) -> dict:
+    """Query parameters a list needs (compliant_sender_types: filter[product_type]=SMS)."""
+    return {c.filter_param: c.example for c in table.columns if c.filter_param and c.example}
+
+
 def existing_keys(http, table):
     """Placeholder values of one existing row, from the table's own list endpoint."""
     values = {}
@@ -57,7 +62,7 @@ def existing_keys(http, table):
         else:
             values[c.name] = c.example if c.example is not None else "AU"
     ep = table.list_endpoint
-    r = http.get(ep.render(values) if ep.placeholders else ep.path)
+    r = http.get(ep.render(values) if ep.placeholders else ep.path, params=filter_params(table))
     assert r.status_code == 200, (table.name, r.text[:300])
     node = r.json()
     for part in [p for p in ep.records.split(".") if p]:
