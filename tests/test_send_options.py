@@ -352,3 +352,16 @@ def test_scheduled_sms_with_custom_string_is_visible_and_cancellable(conn):
     assert status == "Cancelled"
     with pytest.raises(csql.Error, match="cannot be cancelled"):
         conn.execute("CALL CancelSMS(:m)", {"m": mid})
+
+
+def test_the_shell_prints_the_refusal_warning(sandbox, capsys):
+    from csql.cli import main
+
+    creds = ["--base-url", sandbox.base_url, "--username", sandbox.username,
+             "--api-key", sandbox.api_key]  # fmt: skip
+    sql = "CALL SendSMS(body => 'x', to => 'not-a-number')"
+    code = main(["--yes", "--format", "csv", "-c", sql, *creds])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "INVALID_RECIPIENT" in out
+    assert "warning: CALL SendSMS: ClickSend refused 1 of 1 message(s)" in err

@@ -711,7 +711,14 @@ class Shell:
             self._status(line)
         elif table is None and rowcount >= 0:  # batch: the count of a write, on stderr
             self._status(f"{output.plural(rowcount, 'row')} affected")
+        self._warnings(cur.messages)
         return True
+
+    def _warnings(self, messages: list) -> None:
+        """The statement's csql.Warning (cursor.messages: messages of a send that ClickSend
+        refused), after its status line: the screen interactively, standard error in batch."""
+        for _, text in messages:
+            self._status(f"warning: {text}", "yellow")
 
     def _show(self, table: pa.Table) -> None:
         s = self.settings
