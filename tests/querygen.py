@@ -93,7 +93,7 @@ def seed_edge_data(base_url: str, username: str, api_key: str) -> None:
         def post(path: str, body: dict) -> dict:
             return http.post(path, json=body).raise_for_status().json()["data"]
 
-        names = ["ß", "ẞ", "SS", "İstanbul", "ΣΊΣΥΦΟΣ", "\u212a", "a,b", "100%", "  padded  ", " "]
+        names = ["ß", "ẞ", "ΣΊΣΥΦΟΣ", "a,b", "  padded  "]
         list_ids = [post("/lists", {"list_name": n})["list_id"] for n in names]
         post("/lists", {"list_name": "VIP"})  # a tie with a generated list's name
         hostile_pairs = list(zip(HOSTILE, reversed(HOSTILE), strict=True))
@@ -226,8 +226,8 @@ EDGES = [
 SMALL = ["lists", "sms_templates", "email_templates", "subaccounts", "sms_campaigns", "numbers"]
 
 #: how often each table is drawn: a full scan of sms_history is 20 pages and of contacts one
-#: page per list, the others one page; the big ones still come up in about a third of queries
-WEIGHTS = {"sms_history": 3, "contacts": 2}
+#: page per list, the others one page; the big ones still come up in one query in five
+WEIGHTS = {"sms_history": 2, "contacts": 1}
 
 _RESERVED = {"from", "to", "date", "body", "status", "name"}
 
@@ -394,7 +394,11 @@ def literal(draw, col: Col, params: Params | None = None) -> str:
         if kind == "off":
             return str(v + draw(st.sampled_from([-1, 1])))
         if kind == "edge":
-            return draw(st.sampled_from(["0", "-1", "1.5", "99999999999999999999"]))
+            return draw(
+                st.sampled_from(
+                    ["0", "-1", "1.5", "99999999999999999999", "9223372036854775808", "1e30"]
+                )
+            )
         if kind == "text":
             return draw(st.sampled_from([sql_string(str(v)), "'٥٢١'", "' 1'"]))
         if kind == "param" and params is not None:
@@ -464,6 +468,8 @@ def atom(draw, sources: list[Source], params: Params | None, qualify: bool) -> s
         )
     )
     if kind == "const":
+        if draw(st.integers(0, 9)) == 0:  # both sides must report it (ProgrammingError)
+            return draw(st.sampled_from(["nosuchcolumn = 1", "t9.list_id = 1"]))
         return draw(st.sampled_from(CONSTANTS))
     if kind == "param_flag":
         return params.add(draw(st.sampled_from([True, False, None])))
@@ -486,8 +492,21 @@ def atom(draw, sources: list[Source], params: Params | None, qualify: bool) -> s
     if kind == "between":
         low, high = draw(literal(col)), draw(literal(col))
         return f"{ref} {draw(st.sampled_from(['', 'NOT ']))}BETWEEN {low} AND {high}"
-    op = draw(st.sampled_from(["=", "=", "<>", "<", "<=", ">", ">="]))
-    return f"{ref} {op} {draw(literal(col, params))}"
+    op = draw(
+        st.sampled_from(
+            ["=", "=", "<>", "<", "<=", ">", ">=", "IS DISTINCT FROM", "IS NOT DISTINCT FROM"]
+        )
+    )
+    value = draw(literal(col, params))
+    if col.family is Family.TEXT and draw(st.integers(0, 7)) == 0:
+        # a collation or a string function: DuckDB's folding, not the server's
+        how = draw(st.sampled_from(["nocase", "noaccent", "starts_with", "contains", "glob"]))
+        if how in ("nocase", "noaccent"):
+            return f"{ref} COLLATE {how} {op} {value}"
+        if how == "glob":
+            return f"{ref} GLOB {value}"
+        return f"{how}({ref}, {value})"
+    return f"{ref} {op} {value}"
 
 
 def predicate(
