@@ -30,7 +30,11 @@ PAGE = 100
 
 @contextlib.contextmanager
 def sandbox_process(
-    scale: float = 100, latency_ms: float = 0, seed: int = SEED, timeout: float = 120
+    scale: float = 100,
+    latency_ms: float = 0,
+    seed: int = SEED,
+    timeout: float = 120,
+    rate_limit: float | None = None,
 ) -> Iterator[tuple[str, int, float]]:
     """(base_url, pid, startup seconds) of a `csql sandbox` child process; stopped on exit."""
     cmd = [
@@ -38,6 +42,8 @@ def sandbox_process(
         "--seed", str(seed), "--scale", str(scale), "--latency-ms", str(latency_ms),
         "--username", USER, "--api-key", KEY,
     ]  # fmt: skip
+    if rate_limit:
+        cmd += ["--rate-limit", str(rate_limit)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -1,6 +1,7 @@
 """Memory: peak RSS of a 200k-row scan of sms_history into Arrow, csql vs naive.
 
     python benchmarks/memory.py [--repeat 3] [--modes csql,csql-count,naive]
+    python benchmarks/memory.py --modes csql-fetchmany --csql-path /tmp/before   # "before"
 
 Each measurement runs in a fresh child process (peak RSS is a per-process high-water mark),
 against one sandbox in its own process (latency 0, scale 100: 2000 pages of 100 rows):
@@ -8,6 +9,9 @@ against one sandbox in its own process (latency 0, scale 100: 2000 pages of 100 
 - csql:       conn.execute("SELECT * FROM sms_history").fetch_arrow_table()
 - csql-count: conn.execute("SELECT count(*) FROM sms_history WHERE body LIKE '%a%'")
               (the same 2000 pages; the answer is one row)
+- csql-fetchmany: the 200k rows read as tuples with fetchmany(1000), each batch dropped
+              (issue 12: streaming results; before it, the first fetch made every row a tuple)
+- csql-fetchall: the 200k rows as one list of tuples (what every fetch cost before)
 - naive:      httpx, sequential pages, resp.json() rows in a list, then
               pyarrow.Table.from_pylist(rows) (the list is kept until the table exists)
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -59,6 +64,15 @@ def child(mode: str, url: str) -> dict:
         t0 = time.perf_counter()
         if mode == "csql":
             table = conn.execute("SELECT * FROM sms_history").fetch_arrow_table()
+        elif mode in ("csql-fetchmany", "csql-fetchall"):
+            cur = conn.execute("SELECT * FROM sms_history")
+            n = 0
+            if mode == "csql-fetchall":
+                n = len(cur.fetchall())
+            else:
+                while rows := cur.fetchmany(1000):
+                    n += len(rows)
+            table = pa.table({"n": pa.nulls(n, pa.null())})  # the row count; nbytes 0
         else:
             table = conn.execute(
                 "SELECT count(*) FROM sms_history WHERE body LIKE '%a%'"
@@ -87,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--modes", default="csql,csql-count,naive")
     ap.add_argument("--budget", type=float, default=140, help=BUDGET_HELP)
+    ap.add_argument(
+        "--csql-path",
+        help="run the children with this csql tree first on "
+        "PYTHONPATH (a `git archive` of an older commit: the 'before')",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -104,9 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.repeat):
             t_rep = time.perf_counter()
             for m in modes:
+                env = dict(os.environ)
+                if args.csql_path:
+                    env["PYTHONPATH"] = args.csql_path
                 out = subprocess.run(
                     [sys.executable, __file__, "--child", m, "--url", url],
-                    capture_output=True, text=True, check=True, timeout=170,
+                    capture_output=True, text=True, check=True, timeout=170, env=env,
                 )  # fmt: skip
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 results[m].append(r)
