@@ -72,10 +72,10 @@ class Kind(enum.Enum):
 def _tokenize(text: str) -> list[Token]:
     try:
         return _TOKENIZER().tokenize(text)
-    except TokenError as e:
-        raise ProgrammingError(
-            f"SQL syntax error: {_short(str(e))} (an unterminated string, quoted name or comment?)"
-        ) from None
+    except TokenError as e:  # the quote or comment that never ends, with a caret (diagnostics)
+        from csql.diagnostics import syntax_error
+
+        raise ProgrammingError(syntax_error(text, e)) from None
 
 
 def _short(text: str, limit: int = 200) -> str:
