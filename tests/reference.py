@@ -20,7 +20,10 @@ def _pages(http: httpx.Client, table: Table, path: str) -> list[dict]:
     ep = table.list_endpoint
     rows: list = []
     if ep.paging == "none":
-        records, _ = extract_records(http.get(path).raise_for_status().json(), ep.records)
+        # a filter ClickSend requires (compliant_sender_types: filter[product_type]=SMS)
+        required = {c.filter_param: c.example for c in table.columns if c.filter_param and c.example}
+        body = http.get(path, params=required).raise_for_status().json()
+        records, _ = extract_records(body, ep.records)
         return records
     if ep.paging == "cursor":
         offset = None

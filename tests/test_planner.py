@@ -91,9 +91,12 @@ def test_primary_key_gives_a_get(catalog):
 def test_primary_key_in_list_gives_gets(catalog):
     reqs = requests(catalog, "SELECT * FROM subaccounts WHERE subaccount_id IN (3, 4)")
     assert reqs == [("GET", "/subaccounts/3", ""), ("GET", "/subaccounts/4", "")]
-    # sms_templates has no get endpoint: the list is read and DuckDB filters
+    # sms_history has no get endpoint: the list is read and DuckDB filters
+    p = plan(catalog, "SELECT * FROM sms_history WHERE message_id IN ('a', 'b')")
+    assert scan_of(p, "sms_history").mode == "list"
+    # sms_templates has one (official spec): a GET per key
     p = plan(catalog, "SELECT * FROM sms_templates WHERE template_id IN (3, 4)")
-    assert scan_of(p, "sms_templates").mode == "list"
+    assert scan_of(p, "sms_templates").mode == "get"
 
 
 def test_contact_get_needs_both_keys(catalog):

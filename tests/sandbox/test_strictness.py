@@ -214,3 +214,21 @@ def test_routes_does_not_import_actions():
 
     source = Path(routes.__file__).read_text(encoding="utf-8")
     assert "sandbox.actions" not in source and "import actions" not in source
+
+
+def test_columns_the_list_omits_are_read_by_get(sandbox, http):
+    import csql
+
+    listed = http.get("/email/templates", params={"limit": 100}).json()["data"]["data"]
+    want = {
+        r["template_id"]: http.get(f"/email/templates/{r['template_id']}").json()["data"]["body"]
+        for r in listed
+    }
+    with csql.connect(sandbox.username, sandbox.api_key, sandbox.base_url) as conn:
+        sandbox.reset_log()
+        got = dict(conn.execute("SELECT template_id, body FROM email_templates").fetchall())
+        assert got == want and all(want.values())
+        assert len(sandbox.request_log) == 1 + len(want)  # the list, then one GET per row
+        sandbox.reset_log()
+        conn.execute("SELECT count(*), min(template_name) FROM email_templates").fetchall()
+        assert len(sandbox.request_log) == 1  # no omitted column read: the list only

@@ -46,7 +46,7 @@ from csql.read.plan import (
     count_table,
     view_name,
 )
-from csql.read.planner import graph, shortcuts
+from csql.read.planner import graph, omitted, shortcuts
 from csql.read.planner.literals import Truth, constant_truth
 from csql.read.planner.pushdown import Exactness, Pushdown
 from csql.read.planner.references import (
@@ -111,6 +111,8 @@ class Planner:
             self._key_subqueries(sr)
         for ref in self.refs:
             self._plan_ref(ref)
+        for ref in self.refs:  # columns only the get endpoint has (catalog list_omits)
+            omitted.get_each(self, ref)
         root = next((sr for sr in self.scopes if sr.scope is not None
                      and sr.scope.expression is tree), None)  # fmt: skip
         shortcut = self._shortcut(tree, root)
