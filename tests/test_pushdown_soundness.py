@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 import sqlglot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import csql
 from csql.read.plan import FromScan, ScanMode, Values
@@ -425,3 +427,31 @@ def test_out_of_range_key_among_good_ones(sb, conn, ref, catalog):  # noqa: F811
 def test_count_over_join_from_totals(sb, conn, ref, catalog, sql, requests):  # noqa: F811
     """Issue 12: count(*) over a join to the parent, one limit=1 request per list."""
     check(sb, conn, ref, catalog, sql, requests=requests)
+
+
+_LITERALS = ["1", "0", "1.0", "-0.0", "'1'", "'a'", "'A'", "''", "' '", "NULL", "true", "false",
+             "0.1 + 0.2", "0.3", "9007199254740993", "9007199254740992.0", "'10'", "'9'",
+             "DATE '2024-01-01'", "'2024-01-01'", "2 * 3", "'ß'", "'ẞ'"]  # fmt: skip
+_OPS = ["=", "<>", "<", "<=", ">", ">="]
+
+
+@given(
+    st.sampled_from(_LITERALS), st.sampled_from(_OPS), st.sampled_from(_LITERALS),
+    st.sampled_from(["", "NOT "]), st.sampled_from(["", " OR NULL", " AND true", " OR false"]),
+)  # fmt: skip
+@settings(max_examples=300, derandomize=True, deadline=None)
+def test_constant_truth_never_contradicts_duckdb(a, op, b, neg, tail):
+    """The literals pass folds a column-free predicate only where DuckDB agrees."""
+    import duckdb
+
+    from csql.read.planner.literals import Truth, constant_truth
+
+    text = f"{neg}({a} {op} {b}){tail}"
+    truth = constant_truth(sqlglot.parse_one(text, read="duckdb"))
+    if truth is Truth.UNKNOWN:
+        return
+    try:
+        value = duckdb.execute(f"SELECT CAST(({text}) AS BOOLEAN)").fetchone()[0]
+    except duckdb.Error:
+        pytest.fail(f"{text}: folded to {truth} but DuckDB refuses it")
+    assert (value is True) == (truth is Truth.TRUE), (text, truth, value)
