@@ -523,6 +523,10 @@ class Session:
             raise NotSupportedError(f"{FILE_ACCESS_OFF} ({e})") from None
         except duckdb.InterruptException:
             raise OperationalError("the statement was interrupted") from None
+        except RuntimeError as e:  # DuckDB's answer to a Ctrl-C (SIGINT) while it computes
+            if "interrupted" not in str(e).lower():
+                raise
+            raise OperationalError("the statement was interrupted") from None
         except duckdb.Error as e:
             raise OperationalError(f"DuckDB: {e}") from None
 

@@ -231,3 +231,12 @@ def test_plain_insert_still_works(conn):
         "INSERT INTO sms_templates (template_name, body) VALUES ('sqltext', 'plain')"
     )
     assert cur.rowcount == 1
+
+
+def test_confirmation_rules_read_calls_as_the_engine_does(catalog):
+    from csql.shell import safety
+
+    for sql in ('-- why\nCALL "SendSMS"(1)', "/* a */ call sendsms(1)", "CALL SendSMS"):
+        assert safety.assess(sql, catalog).costs_money, sql
+    assert safety.leading_keyword("-- c\n/* d */ explain select 1") == "EXPLAIN"
+    assert not safety.assess("SELECT 'CALL SendSMS()'", catalog).needs_confirmation

@@ -15,19 +15,15 @@ message than this module could.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from csql import sqltext
 from csql.catalog import Catalog
-
-_LEADING = re.compile(r"^\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*([A-Za-z]+)", re.S)
-_CALL = re.compile(
-    r"^\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*CALL\s+\"?([A-Za-z_][A-Za-z0-9_]*)\"?", re.I | re.S
-)
+from csql.errors import Error
 
 
 @dataclass(frozen=True)
@@ -52,9 +48,9 @@ SAFE = Assessment()
 
 
 def leading_keyword(sql: str) -> str:
-    """The first word of a statement, upper-cased, comments skipped ('' if none)."""
-    m = _LEADING.match(sql)
-    return m.group(1).upper() if m else ""
+    """The first word of a statement, upper-cased, comments skipped ('' if none): read by
+    csql.sqltext, as the engine reads it, so what is confirmed is what runs."""
+    return sqltext.leading_keyword(sql)
 
 
 def assess(sql: str, catalog: Catalog) -> Assessment:
@@ -92,8 +88,11 @@ def target_table(sql: str, catalog: Catalog) -> str | None:
 
 
 def _assess_call(sql: str, catalog: Catalog) -> Assessment:
-    m = _CALL.match(sql)
-    proc = catalog.procedure(m.group(1)) if m else None
+    try:
+        name = sqltext.call_target(sql)  # quoted names and comments as the engine reads them
+    except Error:
+        return SAFE  # not a CALL the engine would run: it reports the syntax error
+    proc = catalog.procedure(name)
     if proc is None:
         return SAFE
     reasons = []
