@@ -15,10 +15,11 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import quote, unquote
 
 import yaml
 
@@ -192,7 +193,6 @@ class Endpoint:
     def render(self, values: Mapping[str, Any]) -> str:
         """The path with its placeholders filled in; ProgrammingError (nothing is sent) when a
         value does not fit its placeholder's rule (see PathValue)."""
-        from urllib.parse import quote
 
         def fill(m: re.Match) -> str:
             name = m.group(1)
@@ -225,18 +225,24 @@ class Routes:
     """
 
     def __init__(self, endpoints: Iterable[tuple[str, Endpoint]]) -> None:
-        self._index: dict[tuple[str, int], list[Route]] = {}
+        # by method, segment count and first segment (None: a template starting with a
+        # placeholder), so that a path meets only the few templates it could fill
+        self._index: dict[tuple[str, int, str | None], list[Route]] = {}
         for owner, ep in endpoints:
             segs = tuple(None if _PLACEHOLDER.fullmatch(s) else s for s in ep.path.split("/")[1:])
-            self._index.setdefault((ep.method, len(segs)), []).append(Route(owner, ep, segs))
+            key = (ep.method, len(segs), segs[0] if segs else None)
+            self._index.setdefault(key, []).append(Route(owner, ep, segs))
 
     def match(self, method: str, path: str) -> list[Route]:
         """The routes whose template `path` fills; empty when it fills none."""
         if not path.startswith("/") or any(c in path for c in "?#\\"):
             return []
         parts = path.split("/")[1:]
-        candidates = self._index.get((method.upper(), len(parts)), [])
-        return [r for r in candidates if all(map(_segment_fits, r.segments, parts))]
+        method, n = method.upper(), len(parts)
+        candidates = self._index.get((method, n, parts[0]), []) + self._index.get(
+            (method, n, None), []
+        )
+        return [r for r in candidates if _fills(r.segments, parts)]
 
     def retry(self, method: str, path: str) -> Retry | None:
         """Retry.SAFE only when every template the path fills is declared safe; None when the
@@ -247,11 +253,17 @@ class Routes:
         return Retry.SAFE if all(r.endpoint.retry is Retry.SAFE for r in routes) else Retry.NEVER
 
 
-def _segment_fits(template: str | None, part: str) -> bool:
-    from urllib.parse import quote, unquote
+def _fills(template: tuple[str | None, ...], parts: list[str]) -> bool:
+    """Literals equal (checked first: cheap), placeholders canonical and valid."""
+    for t, p in zip(template, parts, strict=True):
+        if t is not None and t != p:
+            return False
+    return all(_placeholder_fits(p) for t, p in zip(template, parts, strict=True) if t is None)
 
-    if template is not None:
-        return part == template
+
+@lru_cache(maxsize=4096)
+def _placeholder_fits(part: str) -> bool:
+    """Whether a rendered segment is one csql would have produced from a valid value."""
     value = unquote(part)
     return (
         bool(value)
