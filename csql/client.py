@@ -33,10 +33,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 import orjson
+
+if TYPE_CHECKING:
+    import httpx
 
 from csql.catalog import Retry, Routes, default_catalog
 from csql.diagnostics import Where, missing_credentials, rejected_credentials
@@ -50,7 +52,7 @@ from csql.errors import (
     ProgrammingError,
 )
 from csql.ratelimit import Limiter, limiter_for
-from csql.secrets import MASK, Secrets, mask_all
+from csql.secrets import Secrets, mask_all
 
 T = TypeVar("T")
 
@@ -108,7 +110,11 @@ class Stats:
 
 
 #: transport errors raised before the request left: resending cannot repeat anything
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+def _never_sent(e: Exception) -> bool:
+    """A transport error raised before the request left (connect errors, pool timeout)."""
+    import httpx
+
+    return isinstance(e, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
 class APIError(DatabaseError):
@@ -153,8 +159,7 @@ def _redact(text: str, secret: str | None) -> str:
     """The text with every secret of the open connections masked (csql.secrets: the key of
     any length, base64(user:key) that a server may echo from the Authorization header, URL
     userinfo, catalog-marked secret values) and this key too."""
-    text = mask_all(text)
-    return text.replace(secret, MASK) if secret else text
+    return mask_all(text)  # the client's own Secrets holds `secret` in every form
 
 
 def describe_request(method: str, path: str, params: Mapping[str, Any] | None) -> str:
@@ -210,6 +215,8 @@ class Client:
         return f"<csql.Client user={self.username!r} base_url={self.base_url!r}>"
 
     def _ensure(self) -> httpx.AsyncClient:
+        import httpx  # here, not at import: `csql -c "SELECT 1"` sends nothing (startup)
+
         if self._http is None:
             if not self.username or not self._api_key:
                 raise OperationalError(missing_credentials(Where.PYTHON))
@@ -239,6 +246,8 @@ class Client:
         body: Any = None,
     ) -> Any:
         """Send one request; the parsed JSON body on 2xx, an APIError subclass otherwise."""
+        import httpx
+
         http = self._ensure()
         assert self._sem is not None
         method = method.upper()
@@ -257,7 +266,7 @@ class Client:
                         method, path, params=dict(params or {}), content=content, headers=headers
                     )
             except (httpx.TransportError, httpx.TimeoutException) as e:
-                never_sent = isinstance(e, _NOT_SENT)
+                never_sent = _never_sent(e)
                 if (safe or never_sent) and attempt < self.options["max_retries"]:
                     lost = lost or not never_sent
                     attempt += 1
