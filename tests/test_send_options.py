@@ -365,3 +365,28 @@ def test_the_shell_prints_the_refusal_warning(sandbox, capsys):
     assert code == 0, err
     assert "INVALID_RECIPIENT" in out
     assert "warning: CALL SendSMS: ClickSend refused 1 of 1 message(s)" in err
+
+
+def test_campaign_inserts_and_procedures_take_their_options(conn):
+    list_id = conn.execute("SELECT min(list_id) FROM lists").fetchone()[0]
+    when = int(dt.datetime.now(dt.UTC).timestamp()) + 7200
+    cur = conn.execute(
+        'INSERT INTO sms_campaigns (list_id, name, body, "from", schedule, source,'
+        " url_to_shorten) VALUES (:l, 'spring', 'Sale https://x.test/s', 'csql', to_timestamp(:w), 'csql',"
+        " 'https://x.test/s') RETURNING name, schedule, source, status",
+        {"l": list_id, "w": when},
+    )
+    name, schedule, source, status = cur.fetchone()
+    assert (name, int(schedule.timestamp()), source, status) == (
+        "spring",
+        when,
+        "csql",
+        "Scheduled",
+    )
+    body = _explained_body(
+        conn,
+        "EXPLAIN CALL SendSMSCampaign(list_id => :l, name => 'n', body => 'b', \"from\" => 'f',"
+        " senders => ['csql'], url_to_shorten => 'https://x.test/s')",
+        {"l": list_id},
+    )
+    assert body["senders"] == ["csql"] and body["url_to_shorten"] == "https://x.test/s"

@@ -593,9 +593,11 @@ def _campaign_action(app: App, table: Table, ep: Endpoint, dry_run: bool) -> Act
             return 200, _shape_body("POST", req.path, wire.envelope(payload))
         now = app.now()
         schedule = int(values.get("schedule") or 0)
-        values["status"] = "Scheduled" if schedule > now else "Queued"
-        values["_total_count"] = len(members)
         row = app.new_row(table, values)
+        # read-only fields ClickSend sets: new_row would take them from the generator
+        row["status"] = "Scheduled" if schedule > now else "Queued"
+        if "_total_count" in row:
+            row["_total_count"] = len(members)
         for c in table.columns:
             if c.name == "schedule" and not schedule:
                 row[c.name] = now
