@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 import weakref
 from collections.abc import Iterable
@@ -24,6 +25,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from csql.errors import ProgrammingError
 
 MASK = "***"
+#: a secret shorter than this is masked where it stands as a whole token (`key=k9`), not
+#: inside longer words: a two-letter test key must not turn "ClickSend" into "Clic***Send"
+WHOLE_TOKEN_BELOW = 6
 #: values of catalog-marked secrets shorter than this are masked where they are known to be
 #: (their field, their path segment) but not in free text, where "1" would mangle every number
 MIN_FREE_TEXT = 3
@@ -36,6 +40,7 @@ class Secrets:
         self._values: set[str] = set()
         self._lock = threading.Lock()
         self._ordered: tuple[str, ...] = ()
+        self._short: dict[str, re.Pattern[str]] = {}
         if api_key:
             self.add_credentials(username, api_key)
         _LIVE.add(self)
@@ -60,6 +65,11 @@ class Secrets:
         with self._lock:
             self._values |= new
             self._ordered = tuple(sorted(self._values, key=len, reverse=True))
+            self._short = {
+                v: re.compile(rf"(?<![A-Za-z0-9]){re.escape(v)}(?![A-Za-z0-9])")
+                for v in self._ordered
+                if len(v) < WHOLE_TOKEN_BELOW
+            }
 
     def __contains__(self, value: object) -> bool:
         return isinstance(value, str) and value in self._values
@@ -71,7 +81,8 @@ class Secrets:
             return text
         for value in self._ordered:
             if value in text:
-                text = text.replace(value, MASK)
+                short = self._short.get(value)
+                text = short.sub(MASK, text) if short else text.replace(value, MASK)
         return text
 
     def scrub(self, value: Any) -> Any:

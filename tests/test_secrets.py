@@ -166,3 +166,15 @@ def test_cli_output(echo, capsys):
     assert code != 0
     assert "ClickSend answered" in out.err  # the server's message is shown...
     assert_clean(out.out + out.err, forms(USER, key), "csql -c output")  # ...without the key
+
+
+def test_short_keys_are_masked_as_whole_tokens_only():
+    s = Secrets("u", "k")
+    assert (
+        s.mask("could not reach ClickSend; key=k, 'k'")
+        == "could not reach ClickSend; key=***, '***'"
+    )
+    assert s.mask(base64.b64encode(b"u:k").decode()) == "***"
+    conn = csql.connect("u", "k", "http://127.0.0.1:9/v3", max_retries=0)
+    with pytest.raises(csql.OperationalError, match="could not reach ClickSend"):
+        conn.execute("SELECT * FROM lists")
