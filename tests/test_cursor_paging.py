@@ -7,6 +7,7 @@ The server is an httpx MockTransport that answers pages of /alpha-tags with a ch
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import httpx
 import pytest
@@ -15,6 +16,10 @@ import csql
 from csql.catalog import default_catalog
 from csql.client import Client
 from csql.read.fetch import Stream, fetch_stream
+
+#: a fresh account per mock client: the adaptive rate state is per account, and one
+#: test's lost answers must not slow the next one down
+_ACCOUNTS = itertools.count()
 
 ENDPOINT = default_catalog().table("alpha_tags").list_endpoint
 
@@ -34,7 +39,7 @@ def _client(next_offsets: list[str | None]) -> tuple[Client, list[httpx.Request]
         }
         return httpx.Response(200, json=body)
 
-    client = Client("u", "key-123456", "https://example.invalid/v3")
+    client = Client(f"u{next(_ACCOUNTS)}", "key-123456", "https://example.invalid/v3")
     client._ensure()
     client._http = httpx.AsyncClient(
         base_url=client.base_url, transport=httpx.MockTransport(handle)

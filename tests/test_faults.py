@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 
 import httpx
 import pytest
@@ -24,6 +25,10 @@ from csql.sandbox import Sandbox, _parser
 from csql.sandbox import main as sandbox_main
 from csql.write import writer
 from csql.write.dml import WriteRequest
+
+#: a fresh account per mock client: the adaptive rate state is per account, and one
+#: test's lost answers must not slow the next one down
+_ACCOUNTS = itertools.count()
 
 RATE = 0.4  # share of requests whose answer is lost after they were applied
 
@@ -198,7 +203,13 @@ def _client(responses) -> tuple[Client, list[httpx.Request]]:
             raise item
         return item
 
-    client = Client("u", "key-123456", "https://example.invalid/v3", backoff=0.001, max_retries=3)
+    client = Client(
+        f"u{next(_ACCOUNTS)}",
+        "key-123456",
+        "https://example.invalid/v3",
+        backoff=0.001,
+        max_retries=3,
+    )
     client._ensure()
     client._http = httpx.AsyncClient(
         base_url=client.base_url, transport=httpx.MockTransport(handle)

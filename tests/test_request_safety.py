@@ -10,6 +10,7 @@ control characters, RTL and combining unicode, 100k-character strings, the empty
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from pathlib import Path
 
@@ -31,6 +32,10 @@ from csql.catalog import (
 from csql.client import Client
 from csql.errors import CatalogError, OutcomeUnknownError, ProgrammingError
 from csql.sandbox import Sandbox
+
+#: a fresh account per mock client: the adaptive rate state is per account, and one
+#: test's lost answers must not slow the next one down
+_ACCOUNTS = itertools.count()
 
 CATALOG = default_catalog()
 
@@ -200,7 +205,7 @@ def test_paths_outside_the_catalog_match_no_template(method, path):
 def test_client_refuses_a_path_outside_the_catalog_and_sends_nothing():
     seen = []
     transport = httpx.MockTransport(lambda request: seen.append(request) or httpx.Response(200))
-    client = Client("u", "key-123456", "https://example.invalid/v3")
+    client = Client(f"u{next(_ACCOUNTS)}", "key-123456", "https://example.invalid/v3")
     client._ensure()
     client._http = httpx.AsyncClient(base_url=client.base_url, transport=transport)
     for method, path in [("PUT", "/cancel"), ("PUT", "/sms/inbound-read/../x"),
