@@ -43,7 +43,7 @@ def placeholders(path: str) -> tuple[str, ...]:
     return tuple(_PLACEHOLDER.findall(path))
 
 
-class Retry(enum.Enum):
+class Retry(enum.StrEnum):
     """Whether a request may be sent again when its first attempt's outcome is unknown.
 
     A timeout, a dropped connection or a 5xx after the request was written leaves open whether
@@ -189,6 +189,11 @@ class Endpoint:
     @property
     def placeholders(self) -> tuple[str, ...]:
         return placeholders(self.path)
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether sending it twice has the effect of sending it once (`retry: safe`)."""
+        return self.retry is Retry.SAFE
 
     def render(self, values: Mapping[str, Any]) -> str:
         """The path with its placeholders filled in; ProgrammingError (nothing is sent) when a
@@ -441,6 +446,11 @@ class Procedure:
                 {p.name: p.path_value for p in self.parameters if p.location == "path"}
             ),
         )
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether a call may be sent again after a lost answer (`retry: safe`)."""
+        return self.retry is Retry.SAFE
 
     def parameter(self, name: str) -> Parameter | None:
         lname = name.lower()

@@ -46,8 +46,8 @@ class OutcomeUnknownError(OperationalError):
         self.method, self.path, self.status = method, path, status
 
 
-#: the same class under the other name the issue uses
-UnknownOutcomeError = OutcomeUnknownError
+#: the same class under the other names the issue uses
+UnknownOutcomeError = UnknownOutcome = OutcomeUnknownError
 
 
 class IntegrityError(DatabaseError):
@@ -82,6 +82,7 @@ __all__ = [
     "OperationalError",
     "OutcomeUnknownError",
     "ProgrammingError",
+    "UnknownOutcome",
     "UnknownOutcomeError",
     "Warning",
 ]

@@ -252,6 +252,14 @@ def test_actions_are_never_retried():
     assert CATALOG.routes.retry("DELETE", "/lists/1") is Retry.SAFE
 
 
+def test_retry_rules_read_as_strings_and_flags():
+    purchase = CATALOG.procedure("PurchaseRechargePackage")
+    assert purchase.retry == "never" and not purchase.idempotent
+    assert not purchase.endpoint.idempotent
+    assert CATALOG.table("lists").endpoints["delete"].idempotent
+    assert CATALOG.table("lists").endpoints["update"].retry == "safe"
+
+
 def test_price_quotes_are_declared_safe():
     quotes = [p for p in CATALOG.procedures if p.name.startswith("Calculate")]
     assert quotes and all(p.retry is Retry.SAFE for p in quotes)
