@@ -77,7 +77,9 @@ def default_tables(catalog: Catalog) -> list[Table]:
     return [t for t in catalog.tables if not t.required_keys]
 
 
-def resolve_tables(catalog: Catalog, names: list[str] | None) -> list[Table]:
+def resolve_tables(
+    catalog: Catalog, names: list[str] | None, verb: str = "replicate"
+) -> list[Table]:
     """The tables to replicate (names or Skyvia aliases); none: every default table."""
     if not names:
         return default_tables(catalog)
@@ -88,12 +90,12 @@ def resolve_tables(catalog: Catalog, names: list[str] | None) -> list[Table]:
             hint = catalog.suggest_table(name)
             more = f"; did you mean {', '.join(hint)}?" if hint else ""
             raise ProgrammingError(
-                f"unknown table {name!r} to replicate{more} (SHOW TABLES lists them)"
+                f"unknown table {name!r} to {verb}{more} (SHOW TABLES lists them)"
             )
         if table.required_keys:
             keys = ", ".join(c.name for c in table.required_keys)
             raise ProgrammingError(
-                f"{table.name} cannot be replicated: listing it needs {keys}, which only a "
+                f"cannot {verb} {table.name}: listing it needs {keys}, which only a "
                 f"query can give (SELECT ... FROM {table.name} WHERE {table.required_keys[0].name} = ...)"
             )
         if table not in out:

@@ -97,7 +97,7 @@ class Watcher:
                  state: str | os.PathLike | None = None, since: Any = None) -> None:  # fmt: skip
         self.reader = SessionReader(session)
         self.catalog = session.catalog
-        self.table = resolve_tables(self.catalog, [table])[0]
+        self.table = resolve_tables(self.catalog, [table], verb="watch")[0]
         self.strategy = strategy_for(self.table)
         self.where = where
         self.since = _since(since)
