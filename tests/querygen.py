@@ -249,6 +249,9 @@ class Tab:
     name: str
     cols: tuple[Col, ...]
     sortable: tuple[str, ...] = ()  # what order_by can push: top-n queries prefer these
+    # read one scope (path key value) at a time: without ORDER BY, the order of its rows
+    # depends on the order the scopes are read in, which SQL leaves open
+    scoped: bool = False
 
     def col(self, name: str) -> Col:
         return next(c for c in self.cols if c.name == name)
@@ -285,7 +288,7 @@ class Model:
                 values = list(dict.fromkeys([r[0] for r in rows] + [v for v in ends if v]))
                 cols.append(Col(cname, family, tuple(values[:6])))
             sortable = tuple(c.name for c in cols if table.column(c.name).sortable)
-            tables.append(Tab(name, tuple(cols), sortable))
+            tables.append(Tab(name, tuple(cols), sortable, scoped=bool(table.path_keys)))
         names = {t.name for t in tables}
         edges = tuple(e for e in EDGES if e[0] in names and e[2] in names)
         return cls(tuple(tables), edges)
@@ -850,7 +853,13 @@ def select_core(
             sql += f" HAVING count(*) {draw(st.sampled_from(['>', '<', '=']))} {draw(st.sampled_from([0, 1, 2, 5]))}"
     ordered = False
     # a window without ORDER BY is deterministic only over one plain scan (API order)
-    plain = len(frm.sources) == 1 and shape == "rows" and not distinct and not ctes
+    plain = (
+        len(frm.sources) == 1
+        and shape == "rows"
+        and not distinct
+        and not ctes
+        and not frm.sources[0].tab.scoped
+    )
     want_order = draw(st.integers(0, 2)) == 0
     want_limit = draw(st.integers(0, 2)) == 0
     if shape == "agg" and not sel.group_by:
@@ -869,9 +878,17 @@ def select_core(
 def query(draw, model: Model) -> Generated:
     """The top of the grammar: a SELECT, a set operation, or a SELECT under CTEs."""
     params = Params()
-    kind = draw(st.sampled_from(["core"] * 6 + ["topn"] * 2 + ["setop", "cte", "cte_shadow"]))
+    kind = draw(
+        st.sampled_from(
+            ["core"] * 6 + ["topn"] * 2 + ["setop", "cte", "cte_shadow", "grouped", "scalar"]
+        )
+    )
     if kind == "topn":
         return draw(top_n(model, params))
+    if kind == "grouped":
+        return draw(grouped_count(model, params))
+    if kind == "scalar":
+        return draw(scalar_projection(model, params))
     if kind == "setop":
         return draw(set_operation(model, params))
     if kind in ("cte", "cte_shadow"):
@@ -917,6 +934,43 @@ def top_n(draw, model: Model, params: Params) -> Generated:
     if draw(st.booleans()):
         sql += f" OFFSET {draw(st.sampled_from([1, 2, 99, 100]))}"
     return Generated(sql, params.values, ordered=True, tie_keys=(position,))
+
+
+@st.composite
+def grouped_count(draw, model: Model, params: Params) -> Generated:
+    """count(*) per path key (csql may answer it from each scope's `total`), with WHERE and
+    HAVING on the key, on other columns or on constants."""
+    tab = model.table(draw(st.sampled_from(["contacts", "contacts", "sms_history"])))
+    src = Source(tab.name, "t0", tab)
+    key = draw(st.sampled_from(["list_id", "list_id", "contact_id"]))
+    aggs = draw(st.sampled_from(["count(*)", "count(*) AS n", "count(*), count(list_id)"]))
+    sql = f"SELECT t0.{key}, {aggs} FROM {tab.name} t0"
+    if draw(st.booleans()):
+        sql += f" WHERE {draw(predicate([src], params, True, depth=1))}"
+    sql += f" GROUP BY t0.{key}"
+    if draw(st.booleans()):
+        sql += f" HAVING count(*) {draw(st.sampled_from(['>', '=', '<']))} {draw(st.sampled_from([0, 1, 100]))}"
+    return Generated(sql + " ORDER BY 1", params.values, ordered=True)
+
+
+@st.composite
+def scalar_projection(draw, model: Model, params: Params) -> Generated:
+    """A correlated scalar subquery in the SELECT list, over a derived table sometimes."""
+    outer, inner = draw(st.sampled_from(_pairs(model)))
+    a, b = _source(model.table(outer), "t0"), _source(model.table(inner), "t1")
+    on = draw(join_on(b, a, params, model.edges))
+    agg = draw(st.sampled_from(["count(*)", f"max({b.ref(b.tab.cols[0])})"]))
+    sub = f"(SELECT {agg} FROM {inner} t1 WHERE {on})" if on else f"(SELECT {agg} FROM {inner} t1)"
+    col = draw(st.sampled_from(a.tab.cols))
+    source = f"{outer} t0"
+    if draw(st.booleans()):
+        # a derived table: the outer rows come from a subquery with its own WHERE and LIMIT
+        inner_where = draw(predicate([Source(outer, "d", a.tab)], params, True, depth=1))
+        source = f"(SELECT * FROM {outer} d WHERE {inner_where}) t0"
+    sql = f"SELECT {a.ref(col)}, {sub} AS s FROM {source}"
+    if draw(st.booleans()):
+        sql += f" WHERE {draw(predicate([a], params, True, depth=1))}"
+    return Generated(sql, params.values)
 
 
 @st.composite
