@@ -126,13 +126,15 @@ def bind_parameters(tree: exp.Expression, params: Mapping[str, Any] | None) -> e
         return tree
     params = params or {}
     lower = {str(k).lower(): v for k, v in params.items()}
-    positional = any(not h.name or h.name == "?" for h in holders)
-    missing = sorted(
-        {h.name for h in holders if h.name and h.name != "?" and h.name.lower() not in lower}
-    )
+    positional = any(not h.name or h.name == "?" or h.name.isdigit() for h in holders)  # ? $1
+    named = {h.name for h in holders if h.name and h.name != "?" and not h.name.isdigit()}
+    missing = sorted(n for n in named if n.lower() not in lower)
     if missing or positional:
         if positional:
-            raise ProgrammingError("positional '?' parameters are not supported: use :name")
+            raise ProgrammingError(
+                "positional parameters ('?', '$1') are not supported: use :name and a dict, "
+                "execute('... WHERE id = :id', {'id': 5})"
+            )
         raise ProgrammingError(
             f"missing parameter(s) {', '.join(':' + m for m in missing)}; "
             f"pass them as execute(sql, {{{', '.join(repr(m) + ': ...' for m in missing)}}})"

@@ -70,8 +70,9 @@ def test_unknown_parameters_are_an_error_naming_them():
         conn.execute("SELECT 1", {"x": 1})
     with pytest.raises(csql.ProgrammingError, match=r"missing parameter\(s\) :b"):
         conn.execute("SELECT :a, :b", {"a": 1})
-    with pytest.raises(csql.ProgrammingError, match="use :name"):
-        conn.execute("SELECT ?")
+    for positional in ("SELECT ?", "SELECT $1", "SELECT 1 WHERE 1 = ?"):
+        with pytest.raises(csql.ProgrammingError, match="use :name"):
+            conn.execute(positional)
     assert conn.execute("SELECT :A AS a", {"a": 1}).fetchall() == [(1,)]  # case-insensitive
 
 
