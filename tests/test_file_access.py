@@ -160,3 +160,17 @@ def test_interrupt_stops_duckdb_work():
         conn.execute(LONG)
     assert time.monotonic() - start < 10
     assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_url_options_are_typed():
+    from csql.jupyter import connect_kwargs
+
+    kw = connect_kwargs(
+        "clicksend://u:k@/?base_url=http://127.0.0.1:9/v3&file_access=true"
+        "&statement_timeout=2.5&bulk_import_threshold=100"
+    )
+    assert kw["file_access"] is True
+    assert kw["statement_timeout"] == 2.5
+    assert kw["bulk_import_threshold"] == 100
+    with pytest.raises(csql.ProgrammingError, match="statement_timeout takes a number"):
+        connect_kwargs("clicksend://u:k@/?statement_timeout=soon")
