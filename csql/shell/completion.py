@@ -33,6 +33,7 @@ META_COMMANDS = {
     ".once": "FILE: write the next result to a file",
     ".read": "FILE: run a script",
     ".connect": "PROFILE: connect with a profile of the config file",
+    ".cache": "on|off|clear|ttl N: the read cache",
     ".help": "list the meta commands",
     ".quit": "leave the shell",
     ".exit": "leave the shell",
@@ -47,6 +48,7 @@ _META_WORDS = {
     "\\x": ("on", "off", "auto"),
     ".pager": ("on", "off", "less -S"),
     ".param": ("set", "list", "unset", "clear"),
+    ".cache": ("on", "off", "clear", "ttl"),
 }
 
 KEYWORDS = (
