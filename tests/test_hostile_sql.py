@@ -86,6 +86,11 @@ TEMPLATES = [
     "EXPLAIN UPDATE sms_templates SET body = :v WHERE template_id = -1",
     "EXPLAIN INSERT INTO sms_templates (template_name, body) VALUES (:v, :v)",
     "SELECT * FROM sms_templates WHERE template_id IN (SELECT :v)",
+    "SELECT * FROM contacts WHERE list_id = 1 AND contact_id = :v",
+    "SELECT * FROM sms_history WHERE message_id = :v",
+    "CALL CancelSMS(:v)",  # a real call: a hostile id must be refused or answered, never crash
+    "CALL MarkSpecificInboundSMSAsRead(:v)",
+    "SELECT * FROM sms_templates WHERE template_name IN (:v, :v, :v)",
 ]
 
 
