@@ -178,3 +178,14 @@ def test_short_keys_are_masked_as_whole_tokens_only():
     conn = csql.connect("u", "k", "http://127.0.0.1:9/v3", max_retries=0)
     with pytest.raises(csql.OperationalError, match="could not reach ClickSend"):
         conn.execute("SELECT * FROM lists")
+
+
+def test_cli_explain_masks_secret_parameters(capsys):
+    cli = pytest.importorskip("csql.cli")
+    code = cli.main(
+        ["--sandbox", "-c", f"EXPLAIN CALL VerifyAccount('{TOKEN}')", "--format", "csv"]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "/account-verify/verify/***" in out.out
+    assert_clean(out.out + out.err, [TOKEN], "csql -c EXPLAIN output")
