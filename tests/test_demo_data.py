@@ -23,12 +23,14 @@ def conn():
 def test_sms_history_joins_contacts(conn):
     total, linked = conn.execute("SELECT count(*), count(contact_id) FROM sms_history").fetchone()
     assert 0.5 * total < linked < total  # most messages went to contacts, some to other numbers
-    joined = conn.execute("SELECT count(*) FROM sms_history JOIN contacts USING (contact_id)")
-    assert joined.fetchone()[0] == linked
-    assert (
-        conn.execute("SELECT count(*) FROM sms_history NATURAL JOIN contacts").fetchone()[0]
-        == linked
+    # count(message_id): count(*) over this join is answered from list totals today (a planner
+    # shortcut that ignores the join; reported to the planner, not this test's subject)
+    joined = conn.execute(
+        "SELECT count(message_id) FROM sms_history JOIN contacts USING (contact_id)"
     )
+    assert joined.fetchone()[0] == linked
+    natural = conn.execute("SELECT count(message_id) FROM sms_history NATURAL JOIN contacts")
+    assert natural.fetchone()[0] == linked
     mismatched = conn.execute(
         """SELECT count(*) FROM sms_history s JOIN contacts c USING (contact_id)
            WHERE s.list_id <> c.list_id OR s.first_name <> c.first_name
