@@ -179,6 +179,12 @@ def _register_table_hooks(app: App) -> None:
         POST /email/addresses example: "verified": 0)."""
         row["verified"] = 0
 
+    for rule in send_rules(app.catalog):
+
+        @reg.table(Hook.ENSURE_SCOPE, rule.history)
+        def _due(table: Table, scope: tuple[str, ...]) -> None:
+            deliver_due(app, table.name)
+
     @reg.table(Hook.LIST, "compliant_sender_types")
     def _compliant(table: Table, req: Request, params: dict[str, str]) -> Any:
         if not req.query.get("filter[product_type]"):  # required: true in the official spec
@@ -550,6 +556,10 @@ def _append_history(app: App, history: str, messages: list[dict], now: int) -> N
                 row[k] = v
         scheduled = m["schedule"] > now + 1
         row["status"] = "Scheduled" if scheduled else "Completed"
+        if scheduled:  # delivered by deliver_due once its time comes
+            app.store.state.setdefault("scheduled", {}).setdefault(history, set()).add(
+                m["message_id"]
+            )
         if "status_code" in row:
             row["status_code"] = None if scheduled else "201"
             row["status_text"] = None if scheduled else "Success: Message received on handset."
@@ -661,6 +671,7 @@ def _cancel_one(app: App, history: str) -> Action:
         row = ts.get((mid,)) if ts else None
         if row is None:
             raise ApiError(404, f"Message {mid} not found.")
+        deliver_due(app, history)
         if row.get("status") not in ("Scheduled", "WaitApproval", "Queued"):
             raise ApiError(400, f"Message {mid} is {row.get('status')} and cannot be cancelled.")
         with app.store.lock:
@@ -672,8 +683,36 @@ def _cancel_one(app: App, history: str) -> Action:
     return action
 
 
+def deliver_due(app: App, history: str) -> None:
+    """Scheduled messages whose time has come are sent (Completed): they can be cancelled
+    only until then, as ClickSend says ("Cancel a scheduled SMS")."""
+    ts = app.store.get(history)
+    pending = app.store.state.get("scheduled", {}).get(history)
+    if ts is None or not pending:  # only what the sandbox queued: generated rows stay as made
+        return
+    now = app.now()
+    with app.store.lock:
+        changed = False
+        for mid in list(pending):
+            row = ts.get((mid,))
+            when = _int(row.get("schedule")) if row else None
+            if row is None or row.get("status") != "Scheduled":
+                pending.discard(mid)
+                continue
+            if when is not None and when <= now:
+                pending.discard(mid)
+                row["status"] = "Completed"
+                if "status_code" in row:
+                    row["status_code"] = "201"
+                    row["status_text"] = "Success: Message received on handset."
+                changed = True
+        if changed:
+            ts.touch()
+
+
 def _cancel_all(app: App, history: str) -> Action:
     def action(req: Request, params: dict[str, str], args: Any) -> tuple[int, Any]:
+        deliver_due(app, history)
         ts = app.store.get(history)
         count = 0
         if ts is not None:

@@ -232,3 +232,23 @@ def test_columns_the_list_omits_are_read_by_get(sandbox, http):
         sandbox.reset_log()
         conn.execute("SELECT count(*), min(template_name) FROM email_templates").fetchall()
         assert len(sandbox.request_log) == 1  # no omitted column read: the list only
+
+
+def test_a_scheduled_sms_cannot_be_cancelled_once_its_time_has_come(fresh, fresh_http):
+    soon = int(time.time()) + 2
+    sent = fresh_http.post(
+        "/sms/send",
+        json={"messages": [{"body": "soon", "to": "+61411111111", "schedule": soon}]},
+    ).json()["data"]["messages"][0]
+    clock = fresh.app.clock
+    fresh.app.clock = lambda: clock() + 60  # a minute later: the message has gone out
+    try:
+        r = fresh_http.put(f"/sms/{sent['message_id']}/cancel")
+        assert r.status_code == 400 and "Completed" in r.json()["response_msg"]
+        history = fresh_http.get("/sms/history", params={"limit": 100, "order_by": "date:desc"})
+        row = next(
+            m for m in history.json()["data"]["data"] if m["message_id"] == sent["message_id"]
+        )
+        assert row["status"] == "Completed"
+    finally:
+        fresh.app.clock = clock
