@@ -241,3 +241,12 @@ def test_confirmation_rules_read_calls_as_the_engine_does(catalog):
         assert safety.assess(sql, catalog).costs_money, sql
     assert safety.leading_keyword("-- c\n/* d */ explain select 1") == "EXPLAIN"
     assert not safety.assess("SELECT 'CALL SendSMS()'", catalog).needs_confirmation
+
+
+def test_the_shell_ends_statements_where_the_engine_does():
+    from csql.shell.terminal import statement_complete
+
+    assert statement_complete("SELECT $$a;b$$;")
+    assert not statement_complete("SELECT $$a;b")
+    assert not statement_complete("SELECT 'a;")
+    assert statement_complete("CALL \"SendSMS\"('x;y');")

@@ -30,15 +30,16 @@ def statement_complete(text: str) -> bool:
         return True
     if ";" not in stripped:
         return False
-    import sqlglot.tokens as tk
+    from sqlglot.tokens import TokenType
 
-    from csql.binder import DIALECT
+    from csql import sqltext
+    from csql.errors import Error
 
-    try:
-        tokens = tk.Tokenizer(dialect=DIALECT).tokenize(text)
-    except Exception:
+    try:  # read as the engine reads it: `$$a;b$$`, quoted names and comments included
+        tokens = sqltext.tokens(text)
+    except Error:
         return False  # an unterminated string or comment: keep reading lines
-    return bool(tokens) and tokens[-1].token_type == tk.TokenType.SEMICOLON
+    return bool(tokens) and tokens[-1].token_type == TokenType.SEMICOLON
 
 
 class Cancelled(Exception):
