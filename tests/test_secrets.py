@@ -161,7 +161,7 @@ def test_cli_output(echo, capsys):
     cli = pytest.importorskip("csql.cli")
     key = "Cli9Key"
     code = cli.main(["--username", USER, "--api-key", key, "--base-url", echo,
-                     "-c", "SELECT * FROM contacts"])  # fmt: skip
+                     "-c", "SELECT * FROM sms_templates"])  # fmt: skip
     out = capsys.readouterr()
     assert code != 0
     assert "ClickSend answered" in out.err  # the server's message is shown...
