@@ -42,6 +42,7 @@ for _name in ("name", "email", "content", "type", "filename", "disposition", "co
 #: parameters beyond what the send tables document, with the source that justifies each
 ALSO_PARAMETERS = {
     ("/mms/send", "country"): "the official Swagger spec's MmsMessage has it",
+    ("/mms/price", "schedule"): "the send's spec has it; a SendMMS call quotes as it is",
     ("/post/letters/send", "custom_string"): "letter_history rows carry it (reference)",
     ("/post/letters/price", "custom_string"): "as for /post/letters/send",
     ("/post/postcards/send", "custom_string"): "postcard_history rows carry it (reference)",
