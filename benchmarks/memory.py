@@ -106,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run the children with this csql tree first on "
         "PYTHONPATH (a `git archive` of an older commit: the 'before')",
     )
+    ap.add_argument(
+        "--hard-limit",
+        type=float,
+        default=HARD_LIMIT,
+        help="seconds after which the script stops (a loaded machine needs more)",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     modes = args.modes.split(",")
-    hard_limit(HARD_LIMIT)
+    hard_limit(args.hard_limit)
     print(machine_notes())
     started = time.perf_counter()
     results: dict[str, list[dict]] = {m: [] for m in modes}
