@@ -21,7 +21,9 @@ def _pages(http: httpx.Client, table: Table, path: str) -> list[dict]:
     rows: list = []
     if ep.paging == "none":
         # a filter ClickSend requires (compliant_sender_types: filter[product_type]=SMS)
-        required = {c.filter_param: c.example for c in table.columns if c.filter_param and c.example}
+        required = {
+            c.filter_param: c.example for c in table.columns if c.filter_param and c.example
+        }
         body = http.get(path, params=required).raise_for_status().json()
         records, _ = extract_records(body, ep.records)
         return records
@@ -74,7 +76,8 @@ def load_everything(
                         recs = _pages(http, table, table.list_endpoint.render({key.name: v}))
                         parts.append(_arrow(recs, table, {key.name: v}))
                 else:
-                    parts.append(_arrow(_pages(http, table, table.list_endpoint.path), table, {}))
+                    recs = _with_omitted(http, table, _pages(http, table, table.list_endpoint.path))
+                    parts.append(_arrow(recs, table, {}))
                 loaded[table.name] = (
                     pa.concat_tables(parts) if parts else schema_for(table).empty_table()
                 )
@@ -90,6 +93,19 @@ def load_everything(
             cols.append(f"CAST({q} AS JSON) AS {q}" if c.type == "json" else q)
         duck.execute(f'CREATE VIEW "{name}" AS SELECT {", ".join(cols)} FROM "{name}__raw"')
     return duck
+
+
+def _with_omitted(http: httpx.Client, table: Table, records: list) -> list:
+    """Columns the list endpoint omits (catalog list_omits), read with a GET per row."""
+    if not table.list_omits:
+        return records
+    get = table.endpoints["get"]
+    out = []
+    for r in records:
+        body = http.get(get.render({k: r[k] for k in get.placeholders})).raise_for_status()
+        full, _ = extract_records(body.json(), get.records)
+        out.append({**r, **{c: full[0].get(c) for c in table.list_omits}} if full else r)
+    return out
 
 
 def _arrow(records: list, table: Table, fixed: dict) -> pa.Table:

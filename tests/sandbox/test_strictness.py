@@ -252,3 +252,17 @@ def test_a_scheduled_sms_cannot_be_cancelled_once_its_time_has_come(fresh, fresh
         assert row["status"] == "Completed"
     finally:
         fresh.app.clock = clock
+
+
+def test_the_reference_answer_reads_omitted_columns_too(sandbox):
+    """tests/reference.py (fetch every row, then DuckDB) reads what the list omits, so csql's
+    GET-per-row answer is compared with a complete reference."""
+    import csql
+    from csql.catalog import default_catalog
+    from tests.reference import load_everything
+
+    duck = load_everything(sandbox.base_url, sandbox.username, sandbox.api_key, default_catalog())
+    want = duck.execute("SELECT template_id, body FROM email_templates ORDER BY 1").fetchall()
+    with csql.connect(sandbox.username, sandbox.api_key, sandbox.base_url) as conn:
+        got = conn.execute("SELECT template_id, body FROM email_templates ORDER BY 1").fetchall()
+    assert got == want and all(b for _, b in want)
