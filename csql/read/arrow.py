@@ -26,7 +26,6 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from csql.catalog import Column, Table
 from csql.errors import DataError
@@ -47,6 +46,20 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
+
+
+class _Compute:
+    """pyarrow.compute, imported on first use: its import (~0.1 s) is not paid by statements
+    that convert no page (`csql -c "SELECT 1"`: startup)."""
+
+    def __getattr__(self, name: str):
+        import pyarrow.compute as module
+
+        globals()["pc"] = module  # later calls go straight to the module
+        return getattr(module, name)
+
+
+pc = _Compute()
 
 
 def schema_for(table: Table) -> pa.Schema:
