@@ -8,6 +8,7 @@ and gets back an Arrow table.
 from __future__ import annotations
 
 import contextlib
+import decimal
 import json
 import threading
 from collections.abc import Iterator, Mapping
@@ -66,6 +67,24 @@ def refusal_warnings(name: str, statuses: list[str]) -> tuple[str, ...]:
         "they were not sent and cost nothing. The result rows' `status` says which; "
         "rowcount counts only the accepted ones.",
     )
+
+
+def price_quote(data: Any) -> Any:
+    """The totals of a price endpoint's answer. Most give total_price/total_count; the email
+    price answers with the quoted email(s) instead (reference: a page of items with `price`,
+    or one item), so their prices are summed."""
+    if not isinstance(data, dict):
+        return data
+    keys = ("total_price", "total_count", "queued_count", "_currency")
+    quote = {k: v for k, v in data.items() if k in keys}
+    if "total_price" in quote:
+        return quote
+    items = data.get("data") if isinstance(data.get("data"), list) else [data]
+    prices = [i.get("price") for i in items if isinstance(i, dict) and i.get("price") is not None]
+    if prices:
+        total = sum(decimal.Decimal(str(p)) for p in prices)
+        quote.update(total_price=format(total, "f"), total_count=len(prices))
+    return quote
 
 
 @dataclass
@@ -462,15 +481,7 @@ class Session:
         rows = []
         for req, resp in report.written:
             data = resp.get("data") if isinstance(resp, dict) else resp
-            quote = (
-                {
-                    k: v
-                    for k, v in (data or {}).items()
-                    if k in ("total_price", "total_count", "queued_count", "_currency")
-                }
-                if isinstance(data, dict)
-                else data
-            )
+            quote = price_quote(data)
             rows.append({"row": req.row, "method": "price quote", "path": req.path, "query": None,
                          "body": json.dumps(quote, default=str, ensure_ascii=False)})  # fmt: skip
         for req, err in report.failed:

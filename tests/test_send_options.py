@@ -391,3 +391,21 @@ def test_campaign_inserts_and_procedures_take_their_options(conn):
         {"l": list_id},
     )
     assert body["senders"] == ["csql"] and body["url_to_shorten"] == "https://x.test/s"
+
+
+def test_email_price_quotes_sum_the_quoted_prices(conn):
+    from csql.engine import price_quote
+
+    page = {"total": 2, "data": [{"price": "0.0822"}, {"price": "0.0100"}]}  # the reference
+    assert price_quote(page) == {"total_price": "0.0922", "total_count": 2}
+    assert price_quote({"total_price": 1, "total_count": 2, "x": 3}) == {
+        "total_price": 1,
+        "total_count": 2,
+    }
+    address = conn.execute("SELECT email_address_id FROM email_addresses LIMIT 1").fetchone()[0]
+    rows = conn.execute(
+        "EXPLAIN CALL SendEmail(to => [{'email': 'a@b.com'}],"
+        f" \"from\" => {{'email_address_id': {address}}}, body => 'hi')"
+    ).fetchall()
+    quote = json.loads(next(r for r in rows if r[1] == "price quote")[4])
+    assert quote["total_count"] == 1 and float(quote["total_price"]) > 0
