@@ -422,6 +422,9 @@ def test_out_of_range_key_among_good_ones(sb, conn, ref, catalog):  # noqa: F811
             None,
         ),
         ("SELECT count(DISTINCT l.list_name) FROM contacts c JOIN lists l USING (list_id)", None),
+        # USING a column of the fan-out table that is not its path key
+        ("SELECT count(*) FROM sms_history JOIN contacts USING (contact_id)", None),
+        ("SELECT count(*) FROM sms_history s JOIN contacts c USING (list_id, contact_id)", None),
     ],
 )
 def test_count_over_join_from_totals(sb, conn, ref, catalog, sql, requests):  # noqa: F811

@@ -496,6 +496,11 @@ class Planner:
         inside = {id(n) for sub in allowed for n in sub.walk()}
         if any(id(sq) not in inside for sq in tree.find_all(exp.Subquery)):
             return False
+        for join in tree.args.get("joins") or []:  # USING (k) compares k of both sides
+            for ident in join.args.get("using") or []:
+                named = ref.table.column(ident.name)
+                if named is not None and not named.path_key:
+                    return False
         for col in tree.find_all(exp.Column):
             if id(col) in inside:
                 continue
