@@ -803,6 +803,8 @@ _PROC_KEYS = {
     "description", "method", "path", "parameters", "body", "result", "costs_money", "destructive",
     "price", "result_table", "one_of", "retry",
 }  # fmt: skip
+
+
 def _flag(data: Mapping[str, Any], name: str, ctx: _Ctx, key: str) -> bool:
     value = data.get(name, False)
     _expect(value, bool, ctx, f"{key}.{name}")
