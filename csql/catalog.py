@@ -780,11 +780,12 @@ def _table(name: str, data: Any, group: str, ctx: _Ctx) -> Table:
         operations_note=data.get("operations_note"),
         singleton=_expect(singleton, bool, ctx, "singleton"),
         list_omits=_list_omits(data.get("list_omits"), by_name, endpoints, ctx),
-        invalidates=tuple(str(t) for t in _expect(data.get("invalidates") or [], list, ctx, "invalidates")),
+        invalidates=tuple(
+            str(t) for t in _expect(data.get("invalidates") or [], list, ctx, "invalidates")
+        ),
         count_per_parent=data.get("count_per_parent"),
         _by_name=MappingProxyType(by_name),
     )
-
 
 
 def _list_omits(raw: Any, by_name: Mapping[str, Column], endpoints: Mapping[str, Endpoint],

@@ -40,7 +40,6 @@ from csql.sync.statement import replicate_statement
 from csql.write import dml, writer
 from csql.write.procedures import Call, batch, build_request, parse_call
 
-
 #: ClickSend's per-message status of a message it queued (Application Status Codes)
 ACCEPTED = frozenset({"SUCCESS"})
 
