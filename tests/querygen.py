@@ -193,7 +193,9 @@ TABLE_COLUMNS = {
         "message_price",
     ],
     "sms_templates": ["template_id", "template_name", "body"],
-    "email_templates": ["template_id", "template_name"],
+    # template_id_master and body are not in the list response (list_omits): a GET per row
+    "email_templates": ["template_id", "template_name", "template_id_master", "body"],
+    "email_campaigns": ["email_campaign_id", "name", "list_id", "body"],
     "subaccounts": ["subaccount_id", "first_name", "last_name", "api_username"],
     "sms_campaigns": [
         "sms_campaign_id",
@@ -217,6 +219,7 @@ EDGES = [
     ("sms_history", "to", "contacts", "phone_number"),
     ("sms_history", "subaccount_id", "subaccounts", "subaccount_id"),
     ("sms_campaigns", "list_id", "lists", "list_id"),
+    ("email_campaigns", "list_id", "lists", "list_id"),
     ("sms_templates", "template_name", "lists", "list_name"),
     ("email_templates", "template_name", "sms_templates", "template_name"),
     ("subaccounts", "first_name", "contacts", "first_name"),
