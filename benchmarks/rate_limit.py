@@ -44,19 +44,38 @@ def run(url: str, **options) -> tuple[float, int, int, float | None]:
     return out
 
 
+def unlimited(scale: float, latency_ms: float) -> list:
+    """The default against a sandbox without a limit: full concurrency, no 429."""
+    with sandbox_process(scale, latency_ms) as (url, _pid, _s):
+        wall, requests, retries, rate = run(url)
+    floor = (1 + math.ceil((requests - 1) / 8)) * latency_ms / 1000
+    return ["adaptive (default)", "no limit", requests, f"{wall:.1f}", f"{floor:.1f}",
+            f"{wall / floor:.2f}x", retries, f"{requests / wall:.1f}",
+            f"{rate:.1f}" if rate else "none"]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=20)
     ap.add_argument("--rate-limit", type=float, default=20)
     ap.add_argument("--latency-ms", type=float, default=20)
+    ap.add_argument(
+        "--modes",
+        default="adaptive,old,unlimited",
+        help="which runs: adaptive, old (requests_per_second=20), unlimited",
+    )
     args = ap.parse_args(argv)
+    modes = set(args.modes.split(","))
     hard_limit(HARD_LIMIT * 2)
     print(machine_notes())
     rows = []
     r = args.rate_limit
     with sandbox_process(args.scale, args.latency_ms, rate_limit=r) as (url, _pid, _s):
-        for name, opts in (("adaptive (default)", {}), ("old default requests_per_second=20",
-                                                         {"requests_per_second": 20})):  # fmt: skip
+        for mode, name, opts in (("adaptive", "adaptive (default)", {}),
+                                 ("old", "old default requests_per_second=20",
+                                  {"requests_per_second": 20})):  # fmt: skip
+            if mode not in modes:
+                continue
             wall, requests, retries, rate = run(url, **opts)
             pages = requests - retries
             floor = max(pages - r, 0) / r
@@ -64,12 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                          f"{wall / floor:.2f}x" if floor else "", retries,
                          f"{pages / wall:.1f}", f"{rate:.1f}" if rate else "none"])  # fmt: skip
             print(rows[-1], flush=True)
-    with sandbox_process(args.scale, args.latency_ms) as (url, _pid, _s):
-        wall, requests, retries, rate = run(url)
-        floor = (1 + math.ceil((requests - 1) / 8)) * args.latency_ms / 1000
-        rows.append(["adaptive (default)", "no limit", requests, f"{wall:.1f}", f"{floor:.1f}",
-                     f"{wall / floor:.2f}x", retries, f"{requests / wall:.1f}",
-                     f"{rate:.1f}" if rate else "none"])  # fmt: skip
+    if "unlimited" in modes:
+        rows.append(unlimited(args.scale, args.latency_ms))
         print(rows[-1], flush=True)
     print(f"\n{args.latency_ms:g} ms latency, scale {args.scale:g}, one run each")
     print(fmt_table(["csql", "sandbox", "pages", "wall s", "floor s", "wall/floor", "429s",
