@@ -132,6 +132,16 @@ def test_differential_regression(conn, ref, sql, ordered):
             marks=xfail("csql answers LIKE ANY/ALL (sqlglot rewrites it), DuckDB rejects it"),
             id="like-any-accepted-by-csql-only",
         ),
+        pytest.param(
+            # found by the slow differential run, shrunk from
+            # SELECT DISTINCT * FROM lists t0 WHERE list_id = '٥٢١' ORDER BY ALL LIMIT 0 PERCENT
+            "SELECT * FROM lists WHERE list_id = 'x' LIMIT 0 PERCENT",
+            marks=xfail(
+                "LIMIT 0 PERCENT answered as LIMIT 0 (no rows, no request); DuckDB evaluates "
+                "the WHERE and raises its cast error"
+            ),
+            id="limit-0-percent-skips-the-error",
+        ),
     ],
 )
 def test_error_agreement_regression(conn, ref, sql):
