@@ -678,14 +678,16 @@ def from_clause(
         lat = Source("lat", "lat", Tab("lat", (Col("n", Family.INT, (0, 1)),)))
         return From(f"{_render(a)}, LATERAL ({inner}) lat", (a, lat))
     if kind is JoinKind.ASOF:
-        order = [c for c in a.tab.cols if c.family in (Family.INT, Family.TIME)]
-        other = [c for c in b.tab.cols if order and c.family == order[0].family]
-        if not other:
+        # the inequality is on b's primary key (its first column), so the row ASOF picks is
+        # unique: on a column with ties DuckDB may pick any of them and answers would differ
+        pk = b.tab.cols[0]
+        order = [c for c in a.tab.cols if c.family == pk.family]
+        if not order:
             kind = JoinKind.LEFT
         else:
             ineq = draw(st.sampled_from([">=", ">", "<=", "<"]))
             key = on.split(" AND ")[0]
-            cond = f"{key} AND {a.ref(order[0])} {ineq} {b.ref(other[0])}"
+            cond = f"{key} AND {a.ref(draw(st.sampled_from(order)))} {ineq} {b.ref(pk)}"
             return From(f"{_render(a)} ASOF JOIN {_render(b)} ON {cond}", (a, b))
     if kind is JoinKind.NESTED:
         # a third table joined inside parentheses: a JOIN (b JOIN c ON ..) ON ..
