@@ -294,20 +294,21 @@ class Session:
         names the result keeps.
         """
         bound = binder.bind(tree, self.catalog)
-        if not bound.tables:
-            return self._duck(bound.tree.sql(dialect=binder.DIALECT))
+        if not bound.tables:  # DuckDB alone: the user's own text, as they wrote it
+            return self._duck(text if text is not None else bound.tree.sql(dialect=binder.DIALECT))
         plan = plan_query(bound.tree, self.catalog)
         executor = self._executor()
-        result = self._guard(lambda: executor.run(plan))
-        if text is not None:
+        names = None
+        if text is not None:  # bound as written, before any request (see output_names)
             spellings = {}
             for ref in binder.table_references(tree):
                 table = self.catalog.table(ref.name)
                 if table is not None and ref.name.lower() not in metadata.SYS_TABLES:
                     spellings.setdefault(ref.name.lower(), table)
-            names = executor.output_names(text, spellings)
-            if names is not None and len(names) == result.num_columns:
-                result = result.rename_columns(names)
+            names = self._guard(lambda: executor.output_names(text, spellings))
+        result = self._guard(lambda: executor.run(plan))
+        if names is not None and len(names) == result.num_columns:
+            result = result.rename_columns(names)
         return result
 
     # -- writes ------------------------------------------------------------------------------

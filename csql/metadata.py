@@ -112,7 +112,8 @@ def _duckdb_types(schema: pa.Schema) -> list[tuple[str, str]]:
 def _duckdb_keywords() -> frozenset[str]:
     import duckdb
 
-    rows = duckdb.sql("SELECT keyword_name FROM duckdb_keywords()").fetchall()
+    with duckdb.connect() as duck:  # a private connection: the process-wide default is the user's
+        rows = duck.execute("SELECT keyword_name FROM duckdb_keywords()").fetchall()
     return frozenset(r[0].lower() for r in rows)
 
 

@@ -129,18 +129,13 @@ def test_differential_regression(conn, ref, sql, ordered):
     [
         pytest.param(
             "SELECT count(*) FROM sms_history WHERE status LIKE ANY ('Fail%', 'Q%')",
-            marks=xfail("csql answers LIKE ANY/ALL (sqlglot rewrites it), DuckDB rejects it"),
-            id="like-any-accepted-by-csql-only",
+            id="like-any-accepted-by-csql-only",  # fixed: the user's text is bound as written
         ),
         pytest.param(
             # found by the slow differential run, shrunk from
             # SELECT DISTINCT * FROM lists t0 WHERE list_id = '٥٢١' ORDER BY ALL LIMIT 0 PERCENT
             "SELECT * FROM lists WHERE list_id = 'x' LIMIT 0 PERCENT",
-            marks=xfail(
-                "LIMIT 0 PERCENT answered as LIMIT 0 (no rows, no request); DuckDB evaluates "
-                "the WHERE and raises its cast error"
-            ),
-            id="limit-0-percent-skips-the-error",
+            id="limit-0-percent-skips-the-error",  # fixed: LIMIT 0 PERCENT is not LIMIT 0
         ),
     ],
 )

@@ -58,12 +58,15 @@ def limit_of(tree: exp.Expression) -> tuple[int, int] | None:
 
 
 def limit_zero(node: exp.Expression) -> bool:
-    """True for a query that returns no rows because of `LIMIT 0` (whatever its offset)."""
+    """True for a query that returns no rows because of `LIMIT 0` (whatever its offset).
+
+    Not `LIMIT 0 PERCENT`: DuckDB computes the whole input first (to know 0 % of how many
+    rows), so an error in it is raised, and the answer must raise it too."""
     limit = node.args.get("limit")
     if not isinstance(limit, exp.Limit):
         return False
     options = limit.args.get("limit_options")
-    if options is not None and options.args.get("with_ties"):
+    if options is not None and (options.args.get("with_ties") or options.args.get("percent")):
         return False
     try:
         return literal_value(limit.expression) == 0 and type(literal_value(limit.expression)) is int
