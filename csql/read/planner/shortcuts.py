@@ -176,24 +176,30 @@ def count_projection(select: exp.Select, ref: Ref, groups: list[str]) -> bool:
     return bool(select.expressions)
 
 
-def count_rewrite(select: exp.Select, ref: Ref, table_name: str, groups: list[str]) -> None:
-    """Rewrite in place: count(*) -> the totals of the count table (see the module docstring)."""
-    total: exp.Expression = exp.column("total")
-    if groups:
-        total = exp.cast(exp.func("sum", exp.column("total")), "BIGINT")
+def _replace_count_star(select: exp.Select, value: exp.Expression) -> None:
+    """Every count(*) of the projection, HAVING and ORDER BY becomes `value`; an unaliased
+    one keeps DuckDB's name for it (`count_star()`)."""
     new_exprs = []
     for sel in select.expressions:
         node = sel.this if isinstance(sel, exp.Alias) else sel
         if is_count_star(node):
             name = sel.alias if isinstance(sel, exp.Alias) else "count_star()"
-            new_exprs.append(exp.alias_(total.copy(), name, quoted=True))
+            new_exprs.append(exp.alias_(value.copy(), name, quoted=True))
         else:
             new_exprs.append(sel)
     select.set("expressions", new_exprs)
     for key in ("having", "order"):
         part = select.args.get(key)
         if part is not None:
-            select.set(key, part.transform(lambda n: total.copy() if is_count_star(n) else n))
+            select.set(key, part.transform(lambda n: value.copy() if is_count_star(n) else n))
+
+
+def count_rewrite(select: exp.Select, ref: Ref, table_name: str, groups: list[str]) -> None:
+    """Rewrite in place: count(*) -> the totals of the count table (see the module docstring)."""
+    total: exp.Expression = exp.column("total")
+    if groups:
+        total = exp.cast(exp.func("sum", exp.column("total")), "BIGINT")
+    _replace_count_star(select, total)
     if not groups:
         select.set("order", None)  # one row: nothing to order
     source = exp.to_table(table_name).as_(ref.alias, quoted=True)
@@ -227,19 +233,7 @@ def count_join_rewrite(
     )
     if not select.args.get("group"):
         weight = exp.func("coalesce", weight, exp.Literal.number(0))
-    new_exprs = []
-    for sel in select.expressions:
-        node = sel.this if isinstance(sel, exp.Alias) else sel
-        if is_count_star(node):
-            name = sel.alias if isinstance(sel, exp.Alias) else "count_star()"
-            new_exprs.append(exp.alias_(weight.copy(), name, quoted=True))
-        else:
-            new_exprs.append(sel)
-    select.set("expressions", new_exprs)
-    for key in ("having", "order"):
-        part = select.args.get(key)
-        if part is not None:
-            select.set(key, part.transform(lambda n: weight.copy() if is_count_star(n) else n))
+    _replace_count_star(select, weight)
 
 
 def order_param(select: exp.Select, ref: Ref) -> str | None:
