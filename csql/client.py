@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "connect_timeout": 10.0,
     "backoff": 0.5,  # first backoff step, seconds; doubles each retry, with jitter
     "max_retry_after": 60.0,  # never sleep longer than this for one Retry-After
+    # "lean": csql.transport (asyncio + h11, a third of httpcore's CPU per page); "httpx":
+    # httpx's own transport, the escape hatch should the lean one ever misbehave somewhere
+    "http_transport": "lean",
 }
 
 
@@ -198,6 +201,11 @@ class Client:
                 f"unknown connection option(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}"
             )
         self.options = {**DEFAULTS, **options}
+        if self.options["http_transport"] not in ("lean", "httpx"):
+            raise ProgrammingError(
+                "http_transport must be 'lean' (the default) or 'httpx', not "
+                f"{self.options['http_transport']!r}"
+            )
         self.username = username
         self._api_key = api_key
         #: every value this client must never show; the engine adds catalog-marked secrets
@@ -221,17 +229,28 @@ class Client:
             if not self.username or not self._api_key:
                 raise OperationalError(missing_credentials(Where.PYTHON))
             n = int(self.options["concurrency"])
+            timeout = httpx.Timeout(
+                self.options["timeout"], connect=self.options["connect_timeout"]
+            )
             self._http = httpx.AsyncClient(
                 base_url=self.base_url,
                 auth=httpx.BasicAuth(self.username, self._api_key),
                 headers={"Accept": "application/json", "User-Agent": "csql/0.1"},
-                timeout=httpx.Timeout(
-                    self.options["timeout"], connect=self.options["connect_timeout"]
-                ),
+                timeout=timeout,
                 limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                transport=self._transport(n, timeout),
             )
             self._sem = asyncio.Semaphore(n)
         return self._http
+
+    def _transport(self, n: int, timeout: httpx.Timeout) -> httpx.AsyncBaseTransport | None:
+        """The lean transport by default (None: httpx's own). Proxies from the environment
+        still apply either way: httpx mounts its own transport for proxied URLs."""
+        if self.options["http_transport"] == "httpx":
+            return None
+        from csql.transport import LeanTransport
+
+        return LeanTransport(max_connections=n, timeout=timeout)
 
     async def aclose(self) -> None:
         if self._http is not None:

@@ -1,0 +1,311 @@
+"""A lean HTTP/1.1 transport for httpx: an asyncio Protocol per connection, h11 to parse.
+
+Why: httpx's default async transport (httpcore over anyio streams, with its pool locks and
+trace hooks) costs about 2.5 ms of client CPU per 61 KiB ClickSend page on this machine,
+more than the page's JSON -> Arrow conversion; the same exchange over an `asyncio.Protocol`
+that feeds `h11` (the HTTP/1.1 state machine httpcore itself uses, so parsing is as strict)
+costs a fraction of that (benchmarks/diag_transport.py). It is an `httpx.AsyncBaseTransport`,
+so `httpx.AsyncClient` above it is unchanged, and the proxies httpx reads from the
+environment still apply (httpx mounts its own transport for proxied URLs).
+
+The exceptions are httpx's own, with the meaning csql.client's retry rules rely on:
+
+- `ConnectError` / `ConnectTimeout`: no connection could be opened; the request never left.
+- `PoolTimeout`: no connection came free in time; the request never left.
+- `WriteError` / `WriteTimeout`: the connection broke while the request was being written.
+- `ReadError` / `ReadTimeout` / `RemoteProtocolError`: the request was written and no whole
+  answer came back (a malformed answer included): its outcome is unknown.
+
+Keep-alive: a connection goes back to the pool only when h11 says both sides finished the
+exchange cleanly; an idle connection older than `keepalive_expiry`, or one the server closed,
+is dropped rather than reused. A cancelled request closes its connection (its answer may
+still be on the way and must not be read as the next request's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import h11
+import httpx
+
+_CHUNK_LIMIT = 1 << 20  # h11's bound on an incomplete event (a response head)
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body already read in full: httpx decodes (gzip) and counts it as usual."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._data
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection; one exchange at a time; parses as bytes arrive."""
+
+    def __init__(self, origin: tuple[str, str, int]) -> None:
+        self.origin = origin
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=_CHUNK_LIMIT)
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[tuple[h11.Response, bytes]] | None = None
+        self.head: h11.Response | None = None
+        self.body: list[bytes] = []
+        self.closed = False
+        self.idle_since = 0.0
+        self.last_data = 0.0
+        self.got_bytes = False
+
+    # asyncio.Protocol ------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.last_data = time.monotonic()
+        self.got_bytes = True
+        if self.waiter is None:  # bytes nobody asked for: the connection cannot be reused
+            self.close()
+            return
+        try:
+            self.h11.receive_data(data)
+            self._pump()
+        except h11.RemoteProtocolError as e:
+            self._fail(httpx.RemoteProtocolError(f"malformed answer from the server: {e}"))
+
+    def eof_received(self) -> bool:
+        if self.waiter is not None:
+            try:
+                self.h11.receive_data(b"")
+                self._pump()
+            except h11.RemoteProtocolError:
+                self._fail(
+                    httpx.ReadError("the server closed the connection in the middle of the answer")
+                    if self.got_bytes
+                    else httpx.RemoteProtocolError(
+                        "the server closed the connection without an answer"
+                    )
+                )
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            if self.got_bytes:
+                err: Exception = httpx.ReadError(
+                    f"the connection was lost in the middle of the answer ({exc or 'closed'})"
+                )
+            else:
+                err = httpx.RemoteProtocolError(
+                    f"the server closed the connection without an answer ({exc or 'closed'})"
+                )
+            self.waiter.set_exception(err)
+
+    # the exchange ----------------------------------------------------------------------
+    def _pump(self) -> None:
+        """Consume every event h11 has; resolve the waiter on the end of the answer."""
+        while True:
+            event = self.h11.next_event()
+            kind = type(event)
+            if kind is h11.Data:
+                self.body.append(event.data)  # type: ignore[union-attr]
+            elif event is h11.NEED_DATA or event is h11.PAUSED:
+                return
+            elif kind is h11.Response:
+                self.head = event  # type: ignore[assignment]
+            elif kind is h11.EndOfMessage:
+                waiter, self.waiter = self.waiter, None
+                if waiter is not None and not waiter.done() and self.head is not None:
+                    waiter.set_result((self.head, b"".join(self.body)))
+                return
+            elif kind is h11.ConnectionClosed:
+                self._fail(httpx.RemoteProtocolError("the server closed the connection early"))
+                return
+            # InformationalResponse (100 Continue): wait for the final answer
+
+    def _fail(self, err: Exception) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(err)
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def reusable(self, now: float, expiry: float) -> bool:
+        return (
+            not self.closed
+            and self.transport is not None
+            and not self.transport.is_closing()
+            and now - self.idle_since < expiry
+        )
+
+    async def exchange(self, request: httpx.Request, body: bytes, read_timeout: float | None
+                       ) -> tuple[h11.Response, bytes]:  # fmt: skip
+        """Write `request` and wait for its whole answer."""
+        loop = asyncio.get_running_loop()
+        self.head, self.body, self.got_bytes = None, [], False
+        self.waiter = waiter = loop.create_future()
+        headers = list(request.headers.raw)
+        try:
+            out = self.h11.send(
+                h11.Request(method=request.method, target=request.url.raw_path, headers=headers)
+            )
+            if body:
+                out += self.h11.send(h11.Data(data=body))
+            out += self.h11.send(h11.EndOfMessage())
+        except h11.LocalProtocolError as e:  # a request h11 will not write: never sent
+            self.waiter = None
+            self.close()
+            raise httpx.LocalProtocolError(str(e)) from None
+        if self.closed or self.transport is None or self.transport.is_closing():
+            self.waiter = None
+            raise httpx.WriteError("the connection closed before the request was written")
+        self.transport.write(out)
+        self.last_data = time.monotonic()
+        timer = None
+        if read_timeout is not None:
+            timer = loop.call_later(read_timeout, self._check_timeout, read_timeout)
+        try:
+            return await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if self.waiter is waiter:
+                self.waiter = None
+
+    def _check_timeout(self, timeout: float) -> None:
+        """Read timeout as httpx means it: no byte for `timeout` seconds."""
+        if self.waiter is None or self.waiter.done():
+            return
+        left = self.last_data + timeout - time.monotonic()
+        if left > 0:
+            asyncio.get_running_loop().call_later(left, self._check_timeout, timeout)
+            return
+        self._fail(httpx.ReadTimeout(f"no answer within {timeout:g} s"))
+
+    def finish(self, now: float) -> bool:
+        """After a whole answer: ready for the next exchange (True) or closed (False)."""
+        if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE and not self.closed:
+            self.h11.start_next_cycle()
+            self.idle_since = now
+            return True
+        self.close()
+        return False
+
+
+class LeanTransport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 keep-alive pool of asyncio Protocol connections (see the module docstring).
+
+    `max_connections` bounds the connections open at once (requests beyond it wait, up to
+    `pool_timeout`); `keepalive_expiry` is how long an idle connection may be reused.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 8,
+        timeout: httpx.Timeout | None = None,
+        keepalive_expiry: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._timeout = timeout or httpx.Timeout(30.0)
+        self._expiry = keepalive_expiry
+        self._ssl = ssl_context
+        self._max = max_connections
+        self._slots: asyncio.Semaphore | None = None
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._open: set[_Connection] = set()
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()  # certifi + SSL_CERT_FILE/DIR, like httpx
+            self._ssl.set_alpn_protocols(["http/1.1"])
+        return self._ssl
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        scheme = url.scheme
+        if scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"csql speaks http and https, not {scheme!r}")
+        port = url.port or (443 if scheme == "https" else 80)
+        origin = (scheme, url.host, port)
+        timeouts = request.extensions.get("timeout") or {}
+        body = await request.aread()
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._max)
+        pool_timeout = timeouts.get("pool", self._timeout.pool)
+        try:
+            async with asyncio.timeout(pool_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout(f"no connection came free within {pool_timeout:g} s") from None
+        try:
+            conn = await self._connection(origin, timeouts.get("connect", self._timeout.connect))
+            try:
+                head, data = await conn.exchange(
+                    request, body, timeouts.get("read", self._timeout.read)
+                )
+            except BaseException:
+                conn.close()  # cancelled or broken mid-exchange: never reuse it
+                self._open.discard(conn)
+                raise
+            if conn.finish(time.monotonic()):
+                self._idle.setdefault(origin, []).append(conn)
+            else:
+                self._open.discard(conn)
+        finally:
+            self._slots.release()
+        return httpx.Response(
+            head.status_code,
+            headers=head.headers.raw_items()
+            if hasattr(head.headers, "raw_items")
+            else head.headers,
+            stream=_Body(data),
+            extensions={
+                "http_version": b"HTTP/" + head.http_version,
+                "reason_phrase": head.reason,
+            },
+        )
+
+    async def _connection(self, origin: tuple[str, str, int], timeout: float | None) -> _Connection:
+        """An idle live connection to `origin`, or a new one."""
+        now = time.monotonic()
+        idle = self._idle.get(origin)
+        while idle:
+            conn = idle.pop()
+            if conn.reusable(now, self._expiry):
+                return conn
+            conn.close()
+            self._open.discard(conn)
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        kwargs: dict[str, Any] = {}
+        if scheme == "https":
+            kwargs = {"ssl": self._ssl_context(), "server_hostname": host}
+        try:
+            async with asyncio.timeout(timeout):
+                _, conn = await loop.create_connection(lambda: _Connection(origin), host, port,
+                                                       **kwargs)  # fmt: skip
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"could not connect to {host}:{port} within "
+                                       f"{timeout:g} s") from None  # fmt: skip
+        except (OSError, ssl.SSLError) as e:
+            raise httpx.ConnectError(f"could not connect to {host}:{port}: {e}") from None
+        self._open.add(conn)
+        return conn
+
+    async def aclose(self) -> None:
+        for conn in list(self._open):
+            conn.close()
+        self._open.clear()
+        self._idle.clear()
