@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import h11
@@ -149,17 +149,15 @@ class _Connection(asyncio.Protocol):
             and now - self.idle_since < expiry
         )
 
-    async def exchange(self, request: httpx.Request, body: bytes, read_timeout: float | None
+    async def exchange(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]],
+                       body: bytes, read_timeout: float | None
                        ) -> tuple[h11.Response, bytes]:  # fmt: skip
-        """Write `request` and wait for its whole answer."""
+        """Write the request and wait for its whole answer."""
         loop = asyncio.get_running_loop()
         self.head, self.body, self.got_bytes = None, [], False
         self.waiter = waiter = loop.create_future()
-        headers = list(request.headers.raw)
         try:
-            out = self.h11.send(
-                h11.Request(method=request.method, target=request.url.raw_path, headers=headers)
-            )
+            out = self.h11.send(h11.Request(method=method, target=target, headers=headers))
             if body:
                 out += self.h11.send(h11.Data(data=body))
             out += self.h11.send(h11.EndOfMessage())
@@ -234,13 +232,38 @@ class LeanTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        scheme = url.scheme
+        timeouts = request.extensions.get("timeout") or {}
+        status, reason, headers, data = await self.exchange(
+            request.method,
+            (url.scheme, url.host, url.port),
+            url.raw_path,
+            list(request.headers.raw),
+            await request.aread(),
+            timeouts,
+        )
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=_Body(data),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        )
+
+    async def exchange(
+        self,
+        method: str,
+        origin: tuple[str, str, int | None],
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: Mapping[str, float | None] | None = None,
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:
+        """One request, below httpx: (status, reason, raw headers, body as sent, still
+        encoded). `headers` must hold Host; `timeouts` has httpx's keys (pool, connect, read)."""
+        scheme, host, port = origin
         if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"csql speaks http and https, not {scheme!r}")
-        port = url.port or (443 if scheme == "https" else 80)
-        origin = (scheme, url.host, port)
-        timeouts = request.extensions.get("timeout") or {}
-        body = await request.aread()
+        key = (scheme, host, port or (443 if scheme == "https" else 80))
+        timeouts = timeouts or {}
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._max)
         pool_timeout = timeouts.get("pool", self._timeout.pool)
@@ -250,32 +273,22 @@ class LeanTransport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise httpx.PoolTimeout(f"no connection came free within {pool_timeout:g} s") from None
         try:
-            conn = await self._connection(origin, timeouts.get("connect", self._timeout.connect))
+            conn = await self._connection(key, timeouts.get("connect", self._timeout.connect))
             try:
                 head, data = await conn.exchange(
-                    request, body, timeouts.get("read", self._timeout.read)
+                    method, target, headers, body, timeouts.get("read", self._timeout.read)
                 )
             except BaseException:
                 conn.close()  # cancelled or broken mid-exchange: never reuse it
                 self._open.discard(conn)
                 raise
             if conn.finish(time.monotonic()):
-                self._idle.setdefault(origin, []).append(conn)
+                self._idle.setdefault(key, []).append(conn)
             else:
                 self._open.discard(conn)
         finally:
             self._slots.release()
-        return httpx.Response(
-            head.status_code,
-            headers=head.headers.raw_items()
-            if hasattr(head.headers, "raw_items")
-            else head.headers,
-            stream=_Body(data),
-            extensions={
-                "http_version": b"HTTP/" + head.http_version,
-                "reason_phrase": head.reason,
-            },
-        )
+        return head.status_code, head.reason, head.headers.raw_items(), data
 
     async def _connection(self, origin: tuple[str, str, int], timeout: float | None) -> _Connection:
         """An idle live connection to `origin`, or a new one."""

@@ -262,7 +262,10 @@ def test_ctrl_c_cancels_a_running_statement_and_the_shell_goes_on(shell, slow_sa
     sh.prompt()
     assert time.monotonic() - started < 30
     assert "Customers" in _plain(  # the same read again: the shell's cache may answer it
-        sh.run("SELECT list_name FROM lists ORDER BY list_id LIMIT 1;", r"1 row, (1 request|0 requests)")
+        sh.run(
+            "SELECT list_name FROM lists ORDER BY list_id LIMIT 1;",
+            r"1 row, (1 request|0 requests)",
+        )
     )
     # Ctrl-C at the prompt clears the line and keeps the shell
     sh.type("SELECT garbage")

@@ -361,3 +361,105 @@ def test_csql_client_maps_a_lost_post_answer_to_an_unknown_outcome():
                 await c.aclose()
 
     run(go())
+
+
+PARAMS = [
+    {},
+    {"page": 2, "limit": 100},
+    {"q": "a b&c=d+e", "name": "Zoë 😀", "slash": "a/b?c#d"},
+    {"flag": True, "off": False, "none": None, "pct": "100%"},
+    {"ids": [1, 2, 3], "date_from": 1436157486},
+]
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=range(len(PARAMS)))
+def test_the_direct_path_sends_the_request_line_httpx_would(params):
+    """csql.Client sends through LeanTransport.exchange directly (no httpx.AsyncClient): the
+    request target, and so what ClickSend sees, is byte for byte what httpx would send."""
+    from csql.client import Client
+
+    seen: list[bytes] = []
+
+    async def handler(r, w, n):
+        while req := await read_request(r):
+            seen.append(req)
+            w.write(ok(b'{"http_code": 200}'))
+            await w.drain()
+
+    async def go() -> None:
+        async with Server(handler) as s:
+            base = s.url() + "/v3"
+            c = Client("user@example.com", "k:ey", base)
+            try:
+                await c.request("GET", "/lists/7/contacts", params)
+                assert c._lean is not None and c._http is None
+            finally:
+                await c.aclose()
+            expected = httpx.Request("GET", base + "/lists/7/contacts", params=params)
+            line = seen[0].split(b"\r\n")[0]
+            assert line == b"GET " + expected.url.raw_path + b" HTTP/1.1"
+            head = seen[0].lower()
+            assert b"host: 127.0.0.1:%d\r\n" % s.port in head
+            assert b"authorization: basic " in head
+            auth = httpx.BasicAuth("user@example.com", "k:ey")._auth_header.lower().encode()
+            assert b"authorization: " + auth in head
+
+    run(go())
+
+
+def test_the_direct_path_decodes_gzip_and_sends_bodies():
+    payload = b'{"http_code": 200, "data": {"data": [1, 2, 3]}}'
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(
+        gzip.compress(payload)
+    ) + gzip.compress(payload)
+    seen: list[bytes] = []
+
+    async def handler(r, w, n):
+        while req := await read_request(r):
+            seen.append(req)
+            w.write(answer)
+            await w.drain()
+
+    async def go() -> None:
+        from csql.client import Client
+
+        async with Server(handler) as s:
+            c = Client("u", "k", s.url())
+            try:
+                assert (await c.request("GET", "/lists"))["data"]["data"] == [1, 2, 3]
+                await c.request("PUT", "/lists/5", body={"list_name": "Zoë"})
+                await c.request("DELETE", "/lists/5")
+            finally:
+                await c.aclose()
+        put = seen[1]
+        assert put.startswith(b"PUT /lists/5 HTTP/1.1")
+        assert b"content-type: application/json" in put.lower()
+        assert put.endswith('{"list_name":"Zoë"}'.encode())
+        assert b"content-length: %d" % len('{"list_name":"Zoë"}'.encode()) in put.lower()
+        assert seen[2].startswith(b"DELETE /lists/5 HTTP/1.1")
+
+    run(go())
+
+
+def test_a_proxy_in_the_environment_sends_through_httpx(monkeypatch):
+    from csql.client import Client
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    c = Client("u", "k", "https://rest.clicksend.com/v3")
+    c._ensure()
+    assert c._http is not None and c._lean is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    c = Client("u", "k", "https://rest.clicksend.com/v3")
+    c._ensure()
+    assert c._lean is not None
+
+
+def test_http_transport_option():
+    from csql.client import Client
+    from csql.errors import ProgrammingError
+
+    c = Client("u", "k", "https://rest.clicksend.com/v3", http_transport="httpx")
+    c._ensure()
+    assert c._http is not None and c._lean is None
+    with pytest.raises(ProgrammingError, match="http_transport"):
+        Client("u", "k", "https://rest.clicksend.com/v3", http_transport="curl")

@@ -124,7 +124,7 @@ def json_argument(proc: Procedure, name: str, value: Any) -> Any:
             raise DataError(
                 f"{proc.name}: :{name} takes JSON (a list or an object), got the text "
                 f"{value[:60]!r}; write a SQL list/struct such as [{{'email': 'a@b.com'}}], "
-                "JSON text such as '[{\"email\": \"a@b.com\"}]', or bind a Python list/dict"
+                'JSON text such as \'[{"email": "a@b.com"}]\', or bind a Python list/dict'
             ) from None
     return _jsonable(value)
 
