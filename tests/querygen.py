@@ -885,13 +885,17 @@ def query(draw, model: Model) -> Generated:
     params = Params()
     kind = draw(
         st.sampled_from(
-            ["core"] * 6 + ["topn"] * 2 + ["setop", "cte", "cte_shadow", "grouped", "scalar"]
+            ["core"] * 6
+            + ["topn"] * 2
+            + ["setop", "cte", "cte_shadow", "grouped", "scalar", "join_count"]
         )
     )
     if kind == "topn":
         return draw(top_n(model, params))
     if kind == "grouped":
         return draw(grouped_count(model, params))
+    if kind == "join_count":
+        return draw(join_count(model, params))
     if kind == "scalar":
         return draw(scalar_projection(model, params))
     if kind == "setop":
@@ -956,6 +960,39 @@ def grouped_count(draw, model: Model, params: Params) -> Generated:
     if draw(st.booleans()):
         sql += f" HAVING count(*) {draw(st.sampled_from(['>', '=', '<']))} {draw(st.sampled_from([0, 1, 100]))}"
     return Generated(sql + " ORDER BY 1", params.values, ordered=True)
+
+
+@st.composite
+def join_count(draw, model: Model, params: Params) -> Generated:
+    """count(*) over contacts joined to lists (csql may sum each list's `total`), grouped by
+    a column of lists or not, with WHERE on either side; also the near misses that must
+    not take that shortcut: outer joins, a contacts column named, count(col), DISTINCT."""
+    c, lst = _source(model.table("contacts"), "c"), _source(model.table("lists"), "l")
+    kind = draw(st.sampled_from(["JOIN", "JOIN", "INNER JOIN", "LEFT JOIN", "RIGHT JOIN"]))
+    using = draw(st.booleans())
+    join = "USING (list_id)" if using else "ON c.list_id = l.list_id"
+    frm = f"contacts c {kind} lists l {join}"
+    if draw(st.integers(0, 4)) == 0:  # a third reference: lists joined twice
+        frm += " JOIN lists l2 ON l2.list_id = l.list_id"
+    group = draw(st.sampled_from([None, "list_name", "list_id", "_contacts_count"]))
+    agg = draw(
+        st.sampled_from(
+            ["count(*)"] * 4 + ["count(*) AS n", "count(c.first_name)", "count(DISTINCT l.list_id)"]
+        )
+    )
+    head = f"l.{quote(group)}, " if group else ""
+    sql = f"SELECT {head}{agg} FROM {frm}"
+    where = []
+    for side in draw(st.lists(st.sampled_from([lst, lst, c]), max_size=2)):
+        where.append(draw(predicate([side], params, True, depth=1)))
+    if where:
+        sql += " WHERE " + " AND ".join(f"({w})" for w in where)
+    if group:
+        sql += f" GROUP BY l.{quote(group)}"
+        if draw(st.booleans()):
+            sql += f" HAVING count(*) {draw(st.sampled_from(['>', '=', '<']))} {draw(st.sampled_from([0, 1, 50]))}"
+        return Generated(sql + " ORDER BY 1 NULLS FIRST, 2", params.values, ordered=True)
+    return Generated(sql, params.values)
 
 
 @st.composite
