@@ -166,8 +166,8 @@ class _Connection(asyncio.Protocol):
             self.close()
             raise httpx.LocalProtocolError(str(e)) from None
         if self.closed or self.transport is None or self.transport.is_closing():
-            self.waiter = None
-            raise httpx.WriteError("the connection closed before the request was written")
+            self.waiter = None  # nothing was written: as good as a connection never opened
+            raise httpx.ConnectError("the connection closed before the request was written")
         self.transport.write(out)
         self.last_data = time.monotonic()
         timer = None
@@ -193,7 +193,10 @@ class _Connection(asyncio.Protocol):
 
     def finish(self, now: float) -> bool:
         """After a whole answer: ready for the next exchange (True) or closed (False)."""
-        if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE and not self.closed:
+        clean = self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
+        # bytes beyond the answer (a second answer to one request) must never be read as the
+        # next request's answer: such a connection is closed
+        if clean and not self.closed and not self.h11.trailing_data[0]:
             self.h11.start_next_cycle()
             self.idle_since = now
             return True

@@ -463,3 +463,21 @@ def test_http_transport_option():
     assert c._http is not None and c._lean is None
     with pytest.raises(ProgrammingError, match="http_transport"):
         Client("u", "k", "https://rest.clicksend.com/v3", http_transport="curl")
+
+
+def test_bytes_beyond_an_answer_are_never_read_as_the_next_answer():
+    """A server that sends more than one answer to one request (a proxy bug): the extra
+    answer must not become the next request's; the connection is dropped instead."""
+
+    async def handler(r, w, n):
+        while await read_request(r):
+            w.write(ok(b'{"n": %d}' % n) + ok(b'{"stale": true}'))
+            await w.drain()
+
+    async def go() -> None:
+        async with Server(handler) as s, client(s.url()) as http:
+            assert (await http.get("/x")).json() == {"n": 1}
+            assert (await http.get("/x")).json() == {"n": 2}
+            assert s.connections == 2
+
+    run(go())
