@@ -956,7 +956,7 @@ def grouped_count(draw, model: Model, params: Params) -> Generated:
     sql = f"SELECT t0.{key}, {aggs} FROM {tab.name} t0"
     if draw(st.booleans()):
         sql += f" WHERE {draw(predicate([src], params, True, depth=1))}"
-    sql += f" GROUP BY t0.{key}"
+    sql += " GROUP BY " + draw(st.sampled_from([f"t0.{key}", f"t0.{key}", "1", "ALL"]))
     if draw(st.booleans()):
         sql += f" HAVING count(*) {draw(st.sampled_from(['>', '=', '<']))} {draw(st.sampled_from([0, 1, 100]))}"
     return Generated(sql + " ORDER BY 1", params.values, ordered=True)

@@ -234,6 +234,13 @@ def test_grouped_count_from_totals(sb, conn, ref, catalog):  # noqa: F811
     check(sb, conn, ref, catalog,
           "SELECT list_id, count(*) FROM contacts WHERE first_name LIKE 'A%' GROUP BY list_id", requests=None)  # fmt: skip
     check(sb, conn, ref, catalog, "SELECT list_id, count(first_name) FROM contacts GROUP BY 1")
+    # GROUP BY ALL groups by the outputs without an aggregate: path keys only -> totals
+    check(sb, conn, ref, catalog,
+          "SELECT c.list_id AS k, count(*) n FROM contacts c GROUP BY ALL ORDER BY n, k", requests=6)  # fmt: skip
+    check(sb, conn, ref, catalog, "SELECT count(*) FROM contacts GROUP BY ALL", requests=6)
+    check(sb, conn, ref, catalog,
+          "SELECT list_id, first_name, count(*) FROM contacts GROUP BY ALL", requests=None)  # fmt: skip
+    check(sb, conn, ref, catalog, "SELECT list_id + 0, count(*) FROM contacts GROUP BY ALL")
 
 
 def test_left_join_on_preserved_side_narrows_the_dependent_scan(sb, conn, ref, catalog):  # noqa: F811

@@ -13,7 +13,8 @@ before any request), and only when every clause it relies on is proven exact:
   table, every WHERE conjunct is EXACT on the server (path keys, key subqueries, folded
   TRUE), and the projection is nothing but `count(*)` (no GROUP BY, HAVING, DISTINCT,
   window). ORDER BY is dropped (one row); LIMIT/OFFSET stay (they act on that one row).
-  With `GROUP BY` path keys only, the totals of each key combination are the groups.
+  With `GROUP BY` path keys only (named, by output alias or ordinal, or `GROUP BY ALL` over
+  outputs that are path keys), the totals of each key combination are the groups.
 - **LIMIT windows** (`limit_window`): `SELECT cols FROM t [ORDER BY k] LIMIT n OFFSET m` fetches
   only the pages holding rows [m, m+n). Exact when every WHERE conjunct is EXACT, there is
   one key combination, no aggregate, DISTINCT, GROUP BY or window, LIMIT and OFFSET are
@@ -142,6 +143,16 @@ def group_columns(select: exp.Select, ref: Ref) -> list[str] | None:
     if group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets"):
         return None
     out: list[str] = []
+    if group.args.get("all"):  # GROUP BY ALL: every output item without an aggregate
+        items = [s.this if isinstance(s, exp.Alias) else s for s in select.expressions]
+        for node in items:
+            if node.find(exp.AggFunc):
+                continue
+            col = _column_of(node, ref)
+            if col is None or not col.path_key:
+                return None
+            out.append(col.name)
+        return list(dict.fromkeys(out))
     for item in group.expressions:
         col = _resolve_output(select, item, ref, alias_first=False)
         if col is None or not col.path_key:
