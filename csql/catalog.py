@@ -185,6 +185,10 @@ class Endpoint:
     upload: str | None = None  # body "import": the procedure that uploads the rows as a file
     retry: Retry = Retry.NEVER
     values: Mapping[str, PathValue] = field(default_factory=dict, compare=False, repr=False)
+    # paging: cursor: the query parameter of the page size, and where the next page's URL
+    # sits in the body (its `offset` parameter is the cursor)
+    size_param: str = "page_size"
+    next_url: str = "_metadata.pagination.next"
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -567,7 +571,10 @@ def _known_keys(data: Mapping[str, Any], allowed: set[str], ctx: _Ctx, key: str)
         raise ctx.error(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}", key)
 
 
-_ENDPOINT_KEYS = {"method", "path", "paging", "records", "body", "costs_money", "upload", "retry"}
+_ENDPOINT_KEYS = {
+    "method", "path", "paging", "records", "body", "costs_money", "upload", "retry", "cursor",
+}  # fmt: skip
+_CURSOR_KEYS = {"size_param", "next_url"}
 #: endpoint kinds whose requests are idempotent unless the catalog says otherwise
 _SAFE_KINDS = ("list", "get", "update", "delete")
 
@@ -610,6 +617,11 @@ def _endpoint(data: Any, ctx: _Ctx, key: str, kind: str) -> Endpoint:
     if body not in BODY_STYLES:
         raise ctx.error(f"body {body!r} is not one of {BODY_STYLES}", f"{key}.body")
     costs = _expect(data.get("costs_money", False), bool, ctx, f"{key}.costs_money")
+    cursor = _expect(data.get("cursor", {}), dict, ctx, f"{key}.cursor")
+    _known_keys(cursor, _CURSOR_KEYS, ctx, f"{key}.cursor")
+    if cursor and paging != "cursor":
+        raise ctx.error("cursor settings need paging: cursor", f"{key}.cursor")
+    cursor_args = {k: _expect(v, str, ctx, f"{key}.cursor.{k}") for k, v in cursor.items()}
     upload = data.get("upload")
     if (body == "import") != (upload is not None):
         raise ctx.error("body: import and upload: <procedure> go together", f"{key}.upload")
@@ -622,6 +634,7 @@ def _endpoint(data: Any, ctx: _Ctx, key: str, kind: str) -> Endpoint:
         body=body,
         costs_money=costs,
         upload=upload,
+        **cursor_args,
     )
 
 

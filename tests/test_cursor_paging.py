@@ -85,3 +85,37 @@ def test_cursor_that_never_ends_is_still_bounded(monkeypatch):
     assert len(seen) == 5
     client, seen = _client(["1", "2", "3", "4", None])
     assert len(asyncio.run(fetch_stream(client, _stream(), limit=1))) == 5  # exactly at the bound
+
+
+def test_a_short_page_whose_next_is_itself_is_the_last():
+    """The spec's default-senders example answers a page whose next_page_url is the page
+    itself: a short page that points at itself ends the reading (no error, no repeat)."""
+    client, seen = _client(["5", "5"])
+    pages = asyncio.run(fetch_stream(client, _stream(), limit=2))
+    assert [p.count for p in pages] == [1, 1]
+    assert [r.url.params.get("offset") for r in seen] == [None, "5"]
+
+
+def test_default_senders_are_read_page_after_page_by_next_page_url():
+    """GET /senders/default-senders pages by per_page (10 unless asked) and offset, the next
+    page's URL in data.next_page_url: every row is read, none twice."""
+    from csql.catalog import default_catalog
+    from csql.sandbox import Sandbox
+    from csql.sandbox.actions import default_senders
+
+    table = default_catalog().table("default_senders")
+    with Sandbox(seed=2, scale=1) as sb:
+        store = sb.app.store["default_senders"]
+        template = default_senders(sb.app)[0]
+        for i in range(246):  # 4 + 246 = 250 rows: pages of 100, 100, 50
+            store.put({**template, "id": f"00000000-0000-4000-8000-{i:012d}", "country_code": "NZ"})
+        conn = csql.connect(sb.username, sb.api_key, sb.base_url)
+        sb.reset_log()
+        ((n, distinct),) = conn.execute(
+            "SELECT count(*), count(DISTINCT id) FROM default_senders"
+        ).fetchall()
+        log = [r for r in sb.request_log if r.path.endswith(table.list_endpoint.path)]
+        assert (n, distinct) == (250, 250)
+        assert len(log) == 3
+        assert all(r.query.get("per_page") == "100" for r in log)
+        assert "offset" not in log[0].query and all(r.query.get("offset") for r in log[1:])

@@ -64,11 +64,13 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _next_cursor(body: Any) -> str | None:
-    """The offset of the next page of a cursor-paged endpoint (sender registration)."""
-    meta = body.get("_metadata") if isinstance(body, dict) else None
-    pagination = meta.get("pagination") if isinstance(meta, dict) else None
-    nxt = pagination.get("next") if isinstance(pagination, dict) else None
+def _next_cursor(body: Any, next_url: str = "_metadata.pagination.next") -> str | None:
+    """The offset of the next page of a cursor-paged endpoint: the `offset` parameter of the
+    URL at the endpoint's `next_url` path (sender registration: `_metadata.pagination.next`;
+    default senders: `data.next_page_url`)."""
+    nxt: Any = body
+    for part in next_url.split("."):
+        nxt = nxt.get(part) if isinstance(nxt, dict) else None
     if not nxt:
         return None
     values = parse_qs(urlparse(str(nxt)).query).get("offset")
@@ -121,7 +123,7 @@ async def _fetch_page(client: Client, stream: Stream, page: int | None, limit: i
     if stream.endpoint.paging == "page" and page is not None:
         params.update(page=str(page), limit=str(limit or PAGE_SIZE))
     elif stream.endpoint.paging == "cursor":
-        params["page_size"] = str(limit or PAGE_SIZE)
+        params[stream.endpoint.size_param] = str(limit or PAGE_SIZE)
         if cursor:
             params["offset"] = cursor
     body = await client.request("GET", stream.path, params)
@@ -136,7 +138,9 @@ async def _fetch_page(client: Client, stream: Stream, page: int | None, limit: i
         records=records,
         last_page=_int(meta.get("last_page")),
         total=_int(meta.get("total")),
-        next_cursor=_next_cursor(body) if stream.endpoint.paging == "cursor" else None,
+        next_cursor=_next_cursor(body, stream.endpoint.next_url)
+        if stream.endpoint.paging == "cursor"
+        else None,
     )
 
 
@@ -169,9 +173,11 @@ async def fetch_stream(client: Client, stream: Stream, first: int = 1, last: int
         for _ in range(MAX_PAGES):
             page = await fetch_page(client, stream, None, limit, cursor)
             pages.append(page)
-            cursor = page.next_cursor
+            read, cursor = cursor, page.next_cursor
             if not cursor or not page.count:
                 break
+            if _cursor_position(cursor) == _cursor_position(read) and page.count < limit:
+                break  # a short page pointing at itself (the spec's example does): the end
             _check_advances(stream, cursor, seen, len(pages))
         else:
             raise OperationalError(

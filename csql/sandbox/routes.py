@@ -197,12 +197,15 @@ def paged(req: Request, rows: list[dict], records: str, decorate) -> Any:
     return place(".".join(parts[:-1]), page_obj)
 
 
-def cursor_paged(req: Request, rows: list[dict], records: str, ts: TableStore, decorate) -> Any:
-    """The sender-registration style: offset (the id of the last row seen) and page_size."""
+def cursor_paged(req: Request, rows: list[dict], ep: Endpoint, ts: TableStore, decorate) -> Any:
+    """Cursor paging: offset (the id of the last row seen) and a page size (the endpoint's
+    `size_param`: page_size for sender registration, per_page for default senders); the next
+    page's URL goes where the endpoint's `next_url` says, null on the last page."""
+    param = ep.size_param
     try:
-        size = int(req.query.get("page_size") or req.query.get("limit") or CURSOR_DEFAULT)
+        size = int(req.query.get(param) or req.query.get("limit") or CURSOR_DEFAULT)
     except ValueError:
-        raise ApiError(400, "page_size must be an integer.") from None
+        raise ApiError(400, f"{param} must be an integer.") from None
     size = min(max(size, 1), CURSOR_MAX)
     start = 0
     offset = req.query.get("offset")
@@ -216,12 +219,23 @@ def cursor_paged(req: Request, rows: list[dict], records: str, ts: TableStore, d
     more = start + size < len(rows)
     if decorate is not None:
         chunk = [decorate(r) for r in chunk]
-    body = place(records, chunk)
-    nxt = page_url(req, offset=ts.row_key(chunk[-1]), page_size=size) if more and chunk else None
-    body["_metadata"] = {
-        "pagination": {"self": page_url(req, page_size=size), "next": nxt, "page_size": size}
-    }
+    body = place(ep.records, chunk)
+    nxt = page_url(req, offset=ts.row_key(chunk[-1]), **{param: size}) if more and chunk else None
+    this = page_url(req, **{param: size})
+    if ep.next_url == "_metadata.pagination.next":
+        body["_metadata"] = {"pagination": {"self": this, "next": nxt, "page_size": size}}
+    else:  # beside the records, as GET /senders/default-senders has it
+        holder = _holder(body, ep.records)
+        holder.update({"per_page": size, "self_page_url": this, "next_page_url": nxt})
     return body
+
+
+def _holder(body: Any, records: str) -> dict:
+    """The object of `body` that holds the records (their parent)."""
+    node = body
+    for part in [p for p in records.split(".") if p][:-1]:
+        node = node[part]
+    return node
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,7 +323,7 @@ class App:
                 body = paged(req, rows, ep.records, decorate)
                 return 200, _conform_skeleton(body, wire.shape(ep.method, ep.path), ep.records)
             if ep.paging == "cursor":
-                body = cursor_paged(req, rows, ep.records, ts, decorate)
+                body = cursor_paged(req, rows, ep, ts, decorate)
                 return 200, _conform_skeleton(body, wire.shape(ep.method, ep.path), ep.records)
             rows = [decorate(r) for r in rows] if decorate else rows
             if table.singleton:

@@ -214,11 +214,14 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        # the body is serialised before the wait, so that --latency-ms is the time to the
+        # answer, not the time to the answer plus its serialisation
+        data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
         if opts.latency_ms:
             delay = opts.latency_ms / 1000 - (time.monotonic() - started)
             if delay > 0:
                 time.sleep(delay)
-        self._send(status, payload, headers)
+        self._send(status, data, headers)
 
     def _answer(
         self, path: str, query: dict[str, str], body: bytes, headers: dict[str, str]
