@@ -9,8 +9,8 @@ Two paths give the same answer (tests/test_arrow_native.py proves it on generate
 
 - native (`records_to_arrow`): the whole page becomes one Arrow StructArray in a single C++
   call (`pa.array(records, type=wire)`), using the JSON shape each column had on earlier pages
-  (the *wire type*: "756" is string, 1436157486 int64); each column is then cast to its
-  catalog type, first with one direct cast, and only when that fails with the careful rules
+  (the *wire type*: "756" is string, 1436157486 int64); each column whose catalog type differs
+  is then cast to it, first with one direct cast, and only when that fails with the careful rules
   below ("" is NULL, "29.00" is a whole number, 0/1 are flags). No Python loop per column.
 - exact (`records_to_arrow_exact`): a Python list per column, then the careful rules. Used
   for a page whose shape differs from the wire types (a field that changed type, a nested
@@ -267,8 +267,9 @@ def _direct_type(col: Column, wire: pa.DataType) -> pa.DataType | None:
 
 
 class _Casts:
-    """How a page of one wire shape becomes the table's types: one struct cast for the
-    columns a direct cast converts, then the few columns with rules of their own."""
+    """How a page of one wire shape becomes the table's types: one cast for each column a
+    direct cast converts and whose type changes (most are text already), then the few
+    columns with rules of their own."""
 
     def __init__(self, table: Table, wire: pa.StructType) -> None:
         self.wire = wire
@@ -279,6 +280,11 @@ class _Casts:
             [pa.field(c.name, t if t is not None else wire.field(c.name).type)
              for c, t in zip(table.columns, direct, strict=True)]
         )  # fmt: skip
+        # the columns whose direct type is not their wire type: the only ones to cast
+        self.recast = [
+            (i, f.type) for i, (f, w) in enumerate(zip(self.direct, wire, strict=True))
+            if f.type != w.type
+        ]  # fmt: skip
         self.then_timestamp = [
             i for i, (c, t) in enumerate(zip(table.columns, direct, strict=True))
             if c.type == "timestamp" and t == pa.int64()
@@ -300,7 +306,9 @@ def _native(records: Sequence[Mapping[str, Any]], table: Table,
     errors = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
     try:
         struct = pa.array(records, type=wire)  # every value of the page in one C++ pass
-        arrays = struct.cast(casts.direct).flatten()  # most columns in one more
+        arrays = struct.flatten()  # then a cast for the few columns whose type changes
+        for i, kind in casts.recast:
+            arrays[i] = arrays[i].cast(kind)
         for i in casts.then_timestamp:
             arrays[i] = arrays[i].cast(TIMESTAMP)
         for i in casts.special:
