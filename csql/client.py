@@ -124,7 +124,8 @@ def _never_sent(e: Exception) -> bool:
 
 def _proxied(scheme: str) -> bool:
     """A proxy is configured in the environment for `scheme` (HTTPS_PROXY, ALL_PROXY, ...):
-    then httpx.AsyncClient sends, since it applies the proxy (and NO_PROXY) as users expect."""
+    then httpx.AsyncClient with httpx's own transport sends, since it applies the proxy (and
+    NO_PROXY) as users expect; the lean transport knows no proxies."""
     import urllib.request
 
     proxies = urllib.request.getproxies()
@@ -301,8 +302,7 @@ class Client:
             headers={"Accept": "application/json", "User-Agent": "csql/0.1"},
             timeout=timeout,
             limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-            transport=self._transport(n, timeout),
-        )
+        )  # httpx's own transport: it applies the environment's proxy (and NO_PROXY)
 
     async def _send(self, method: str, path: str, params: Mapping[str, Any] | None,
                     content: bytes | None) -> httpx.Response:  # fmt: skip
@@ -313,6 +313,8 @@ class Client:
         the same on both paths."""
         import httpx
 
+        if self._http is None and self._lean is None:  # closed while this request waited
+            raise OperationalError(f"{method} {path}: the connection was closed; nothing was sent")
         if self._http is not None or self._lean is None:  # (a test may mount its own _http)
             assert self._http is not None
             headers = {"Content-Type": "application/json"} if content is not None else None
@@ -337,15 +339,6 @@ class Client:
             content=data,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
         )
-
-    def _transport(self, n: int, timeout: httpx.Timeout) -> httpx.AsyncBaseTransport | None:
-        """The lean transport by default (None: httpx's own). Proxies from the environment
-        still apply either way: httpx mounts its own transport for proxied URLs."""
-        if self.options["http_transport"] == "httpx":
-            return None
-        from csql.transport import LeanTransport
-
-        return LeanTransport(max_connections=n, timeout=timeout)
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -379,7 +372,8 @@ class Client:
                     sent_at = await self.limiter.acquire()
                     self.stats.add(method)
                     resp = await self._send(method, path, params, content)
-            except (httpx.TransportError, httpx.TimeoutException) as e:
+            except (httpx.TransportError, httpx.TimeoutException, httpx.DecodingError) as e:
+                # DecodingError: a 2xx whose gzip body is corrupt: an answer lost in transit
                 never_sent = _never_sent(e)
                 if (safe or never_sent) and attempt < self.options["max_retries"]:
                     lost = lost or not never_sent

@@ -5,8 +5,8 @@ trace hooks) costs about 2.5 ms of client CPU per 61 KiB ClickSend page on this 
 more than the page's JSON -> Arrow conversion; the same exchange over an `asyncio.Protocol`
 that feeds `h11` (the HTTP/1.1 state machine httpcore itself uses, so parsing is as strict)
 costs a fraction of that (benchmarks/diag_transport.py). It is an `httpx.AsyncBaseTransport`,
-so `httpx.AsyncClient` above it is unchanged, and the proxies httpx reads from the
-environment still apply (httpx mounts its own transport for proxied URLs).
+so `httpx.AsyncClient` can use it unchanged; csql's client calls `exchange` directly. It
+knows no proxies: with a proxy in the environment csql uses httpx's own transport.
 
 The exceptions are httpx's own, with the meaning csql.client's retry rules rely on:
 
@@ -17,14 +17,17 @@ The exceptions are httpx's own, with the meaning csql.client's retry rules rely 
   answer came back (a malformed answer included): its outcome is unknown.
 
 Keep-alive: a connection goes back to the pool only when h11 says both sides finished the
-exchange cleanly; an idle connection older than `keepalive_expiry`, or one the server closed,
-is dropped rather than reused. A cancelled request closes its connection (its answer may
-still be on the way and must not be read as the next request's).
+exchange cleanly and nothing came after the answer; an idle connection older than
+`keepalive_expiry`, one the server closed, or one with bytes waiting (a close or a 408 not yet
+seen by the event loop) is dropped rather than reused, as httpcore does. A cancelled request
+closes its connection (its answer may still be on the way and must not be read as the next
+request's). A transport used from a new event loop starts a new pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -34,6 +37,19 @@ import h11
 import httpx
 
 _CHUNK_LIMIT = 1 << 20  # h11's bound on an incomplete event (a response head)
+
+
+def _readable(sock: Any) -> bool:
+    """Bytes (or the end) are waiting on the socket; poll, as select cannot take a file
+    descriptor above 1023. An error counts as readable: the connection is not reused."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 class _Body(httpx.AsyncByteStream):
@@ -139,15 +155,23 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
-            self.transport.close()
+            try:
+                self.transport.close()
+            except RuntimeError:  # its event loop is closed: the socket goes with the transport
+                pass
 
     def reusable(self, now: float, expiry: float) -> bool:
-        return (
-            not self.closed
-            and self.transport is not None
-            and not self.transport.is_closing()
-            and now - self.idle_since < expiry
-        )
+        if (
+            self.closed
+            or self.transport is None
+            or self.transport.is_closing()
+            or now - self.idle_since >= expiry
+        ):
+            return False
+        # bytes on an idle connection (its close, a 408) that the event loop has not handed
+        # over yet: writing a request into it would fail with "no answer", never reuse it
+        sock = self.transport.get_extra_info("socket")
+        return sock is None or not _readable(sock)
 
     async def exchange(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]],
                        body: bytes, read_timeout: float | None
@@ -172,7 +196,7 @@ class _Connection(asyncio.Protocol):
         self.last_data = time.monotonic()
         timer = None
         if read_timeout is not None:
-            timer = loop.call_later(read_timeout, self._check_timeout, read_timeout)
+            timer = loop.call_later(read_timeout, self._check_timeout, read_timeout, waiter)
         try:
             return await waiter
         finally:
@@ -181,13 +205,14 @@ class _Connection(asyncio.Protocol):
             if self.waiter is waiter:
                 self.waiter = None
 
-    def _check_timeout(self, timeout: float) -> None:
-        """Read timeout as httpx means it: no byte for `timeout` seconds."""
-        if self.waiter is None or self.waiter.done():
+    def _check_timeout(self, timeout: float, waiter: asyncio.Future) -> None:
+        """Read timeout as httpx means it: no byte for `timeout` seconds (of this exchange:
+        a timer left from an earlier one finds another waiter and does nothing)."""
+        if self.waiter is not waiter or waiter.done():
             return
         left = self.last_data + timeout - time.monotonic()
         if left > 0:
-            asyncio.get_running_loop().call_later(left, self._check_timeout, timeout)
+            asyncio.get_running_loop().call_later(left, self._check_timeout, timeout, waiter)
             return
         self._fail(httpx.ReadTimeout(f"no answer within {timeout:g} s"))
 
@@ -224,8 +249,10 @@ class LeanTransport(httpx.AsyncBaseTransport):
         self._ssl = ssl_context
         self._max = max_connections
         self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool belongs to
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._open: set[_Connection] = set()
+        self._closed = False
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -267,15 +294,16 @@ class LeanTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"csql speaks http and https, not {scheme!r}")
         key = (scheme, host, port or (443 if scheme == "https" else 80))
         timeouts = timeouts or {}
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._max)
+        slots = self._pool_for(asyncio.get_running_loop())
         pool_timeout = timeouts.get("pool", self._timeout.pool)
         try:
             async with asyncio.timeout(pool_timeout):
-                await self._slots.acquire()
+                await slots.acquire()
         except TimeoutError:
             raise httpx.PoolTimeout(f"no connection came free within {pool_timeout:g} s") from None
         try:
+            if self._closed:  # closed while this request waited for a slot: nothing sent
+                raise httpx.ConnectError("the transport was closed; nothing was sent")
             conn = await self._connection(key, timeouts.get("connect", self._timeout.connect))
             try:
                 head, data = await conn.exchange(
@@ -285,13 +313,25 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 conn.close()  # cancelled or broken mid-exchange: never reuse it
                 self._open.discard(conn)
                 raise
-            if conn.finish(time.monotonic()):
+            if not self._closed and conn.finish(time.monotonic()):
                 self._idle.setdefault(key, []).append(conn)
             else:
+                conn.close()
                 self._open.discard(conn)
         finally:
-            self._slots.release()
+            slots.release()
         return head.status_code, head.reason, head.headers.raw_items(), data
+
+    def _pool_for(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        """The slots of this loop's pool; a new loop drops the old loop's connections (they
+        belong to a loop that no longer reads them) and starts afresh."""
+        if self._slots is None or self._loop is not loop:
+            for conn in list(self._open):
+                conn.close()
+            self._open.clear()
+            self._idle.clear()
+            self._slots, self._loop = asyncio.Semaphore(self._max), loop
+        return self._slots
 
     async def _connection(self, origin: tuple[str, str, int], timeout: float | None) -> _Connection:
         """An idle live connection to `origin`, or a new one."""
@@ -321,6 +361,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
         return conn
 
     async def aclose(self) -> None:
+        self._closed = True
         for conn in list(self._open):
             conn.close()
         self._open.clear()
