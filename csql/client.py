@@ -144,6 +144,13 @@ def _quote_path(path: str) -> bytes:
     return quote(path, safe=_PATH_SAFE).encode("ascii")
 
 
+def _basic(username: str, api_key: str) -> bytes:
+    """The Authorization header value httpx.BasicAuth sends (UTF-8, base64)."""
+    import base64
+
+    return b"Basic " + base64.b64encode(f"{username}:{api_key}".encode())
+
+
 def _param_text(value: Any) -> str:
     """A query value as httpx writes it: true/false for booleans, "" for None."""
     if value is True:
@@ -279,7 +286,6 @@ class Client:
         n = int(self.options["concurrency"])
         timeout = httpx.Timeout(self.options["timeout"], connect=self.options["connect_timeout"])
         self._sem = asyncio.Semaphore(n)
-        auth = httpx.BasicAuth(self.username, self._api_key)
         url = httpx.URL(self.base_url)
         if self.options["http_transport"] == "lean" and not _proxied(url.scheme):
             from csql.transport import LeanTransport
@@ -293,12 +299,12 @@ class Client:
                 (b"Accept", b"application/json"),
                 (b"Accept-Encoding", b"gzip, deflate"),
                 (b"User-Agent", b"csql/0.1"),
-                (b"Authorization", auth._auth_header.encode()),
+                (b"Authorization", _basic(self.username, self._api_key)),
             ]
             return
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
-            auth=auth,
+            auth=httpx.BasicAuth(self.username, self._api_key),
             headers={"Accept": "application/json", "User-Agent": "csql/0.1"},
             timeout=timeout,
             limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
@@ -315,8 +321,7 @@ class Client:
 
         if self._http is None and self._lean is None:  # closed while this request waited
             raise OperationalError(f"{method} {path}: the connection was closed; nothing was sent")
-        if self._http is not None or self._lean is None:  # (a test may mount its own _http)
-            assert self._http is not None
+        if self._http is not None:  # a proxy, http_transport="httpx" (or a test's own client)
             headers = {"Content-Type": "application/json"} if content is not None else None
             return await self._http.request(
                 method, path, params=dict(params or {}), content=content, headers=headers

@@ -27,6 +27,7 @@ request's). A transport used from a new event loop starts a new pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import select
 import ssl
 import time
@@ -155,10 +156,9 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
-            try:
+            # RuntimeError: its event loop is closed; the socket goes with the transport
+            with contextlib.suppress(RuntimeError):
                 self.transport.close()
-            except RuntimeError:  # its event loop is closed: the socket goes with the transport
-                pass
 
     def reusable(self, now: float, expiry: float) -> bool:
         if (
