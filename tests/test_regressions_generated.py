@@ -137,6 +137,23 @@ def test_differential_regression(conn, ref, sql, ordered):
             "SELECT * FROM lists WHERE list_id = 'x' LIMIT 0 PERCENT",
             id="limit-0-percent-skips-the-error",  # fixed: LIMIT 0 PERCENT is not LIMIT 0
         ),
+        pytest.param(
+            # found by the slow differential run (join_count), shrunk from
+            # SELECT count(*) FROM contacts c JOIN lists l ON c.list_id = l.list_id JOIN lists l2
+            # ON l2.list_id = l.list_id WHERE ((c.last_name IS NULL AND c.first_name COLLATE
+            # nocase = 123)) AND (l.list_name = :prm0)   -- prm0 = 'VIP'
+            # contacts narrowed to the VIP list never met the 'ß' (no last name, another list)
+            # that fails the cast
+            "SELECT count(*) FROM contacts c JOIN lists l ON c.list_id = l.list_id "
+            "WHERE c.last_name IS NULL AND c.first_name COLLATE nocase = 123 "
+            "AND l.list_name = 'VIP'",
+            id="join-narrowing-hides-a-cast-error",  # fixed: such a scope is read whole
+        ),
+        pytest.param(
+            "SELECT c.first_name FROM contacts c JOIN lists l USING (list_id) "
+            "WHERE l.list_name = 'VIP' AND c.last_name IS NULL AND CAST(c.first_name AS INT) > 0",
+            id="join-narrowing-hides-an-explicit-cast-error",
+        ),
     ],
 )
 def test_error_agreement_regression(conn, ref, sql):

@@ -256,7 +256,12 @@ def analyze_scope(scope: Scope, refs: dict[str, Ref]) -> ScopeRefs:
         left.append(first)
     where_like: list[exp.Expression] = []  # conjuncts that filter the joined rows
     joins = select.args.get("joins") or []
-    if any(join_kind(j) is JoinKind.POSITIONAL for j in joins):
+    every = conjuncts(select.args["where"].this if select.args.get("where") else None)
+    for j in joins:
+        every += conjuncts(j.args.get("on"))
+    if any(join_kind(j) is JoinKind.POSITIONAL for j in joins) or (
+        len(refs) > 1 and any(may_raise_on_rows(c, resolver) for c in every)
+    ):
         out.opaque = True
         for r in refs.values():
             r.frozen = True
@@ -274,6 +279,63 @@ def analyze_scope(scope: Scope, refs: dict[str, Ref]) -> ScopeRefs:
     for conj in where_like:
         _filter(conj, resolver, out)
     return out
+
+
+#: comparisons whose operands DuckDB casts to one type
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ, exp.NullSafeNEQ)
+_TEXT_TYPES = ("varchar", "json")
+
+
+def may_raise_on_rows(conj: exp.Expression, resolver: Resolver) -> bool:
+    """Whether `conj` can fail on some rows and not others: a text column compared with a
+    number (DuckDB casts the column, and `'ß'` is no INT32), or CAST of a text column.
+
+    Which rows DuckDB evaluates it on decides whether the statement fails, so a scope with
+    such a conjunct and several references is not narrowed at all: narrowing one reference
+    by another's conjunct (contacts by the lists a WHERE on lists keeps) would evaluate it on
+    fewer rows than "fetch everything, then run the SQL" does, and answer where that fails.
+    In a single-table scope DuckDB applies the conjuncts row by row to the same rows either way.
+
+    >>> import sqlglot
+    >>> from csql.catalog import default_catalog
+    >>> q = sqlglot.parse_one("SELECT 1 FROM contacts c WHERE c.first_name = 123", read="duckdb")
+    >>> t = default_catalog().table("contacts")
+    >>> refs = {"c": Ref(q.args["from_"].this, t, "c", None, 0)}
+    >>> may_raise_on_rows(q.args["where"].this, Resolver(None, refs))
+    True
+    """
+    for node in conj.walk():
+        if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
+            if _text_column(node.this, resolver) and not node.to.is_type(*exp.DataType.TEXT_TYPES):
+                return True
+            continue
+        if isinstance(node, _COMPARISONS):
+            sides = [node.this, node.expression]
+        elif isinstance(node, exp.Between):
+            sides = [node.this, node.args.get("low"), node.args.get("high")]
+        elif isinstance(node, exp.In):
+            sides = [node.this, *node.expressions]
+        else:
+            continue
+        if any(_text_column(x, resolver) for x in sides) and any(_number(x) for x in sides):
+            return True
+    return False
+
+
+def _text_column(node: exp.Expression | None, resolver: Resolver) -> bool:
+    while isinstance(node, exp.Paren | exp.Collate):
+        node = node.this
+    if not isinstance(node, exp.Column):
+        return False
+    ref = resolver.ref_of(node)
+    col = ref.table.column(node.name) if ref is not None else None
+    return col is not None and col.type in _TEXT_TYPES
+
+
+def _number(node: exp.Expression | None) -> bool:
+    while isinstance(node, exp.Paren | exp.Neg):
+        node = node.this
+    return isinstance(node, exp.Literal) and not node.is_string
 
 
 def _using_equalities(join: exp.Join, target: Ref | None, left: list[Ref]) -> list[exp.EQ]:
