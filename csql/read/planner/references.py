@@ -294,7 +294,9 @@ def may_raise_on_rows(conj: exp.Expression, resolver: Resolver) -> bool:
     such a conjunct and several references is not narrowed at all: narrowing one reference
     by another's conjunct (contacts by the lists a WHERE on lists keeps) would evaluate it on
     fewer rows than "fetch everything, then run the SQL" does, and answer where that fails.
-    In a single-table scope DuckDB applies the conjuncts row by row to the same rows either way.
+    A single-table scope keeps its narrowing: there the pages are narrowed by a conjunct of the
+    same filter, which DuckDB (over all rows) evaluates before the cast in every generated
+    case so far; that is an observation about DuckDB's filter order, not a guarantee.
 
     >>> import sqlglot
     >>> from csql.catalog import default_catalog
