@@ -151,26 +151,6 @@ def _basic(username: str, api_key: str) -> bytes:
     return b"Basic " + base64.b64encode(f"{username}:{api_key}".encode())
 
 
-def _param_text(value: Any) -> str:
-    """A query value as httpx writes it: true/false for booleans, "" for None."""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return "" if value is None else str(value)
-
-
-def _query(params: Mapping[str, Any]) -> bytes:
-    """The query string as httpx encodes `params` (lists repeat the key, spaces as "+")."""
-    from urllib.parse import urlencode
-
-    pairs = []
-    for key, value in params.items():
-        for v in value if isinstance(value, list | tuple) else (value,):
-            pairs.append((str(key), _param_text(v)))
-    return urlencode(pairs).encode("ascii")
-
-
 class APIError(DatabaseError):
     """A ClickSend error response; `status` and `response_code` as ClickSend gave them."""
 
@@ -313,7 +293,7 @@ class Client:
     async def _send(self, method: str, path: str, params: Mapping[str, Any] | None,
                     content: bytes | None) -> httpx.Response:  # fmt: skip
         """One attempt. The direct path builds the request line itself (path as rendered
-        from the catalog, query as httpx encodes it) and skips httpx's per-request URL
+        from the catalog, query by httpx.QueryParams) and skips httpx's per-request URL
         merging, auth flow and cookie jar (a quarter of the client's CPU per page); the
         answer is still an httpx.Response, so decoding (gzip) and every check below are
         the same on both paths."""
@@ -328,7 +308,7 @@ class Client:
             )
         target = self._prefix + _quote_path(path)
         if params:
-            target += b"?" + _query(params)
+            target += b"?" + str(httpx.QueryParams(params)).encode("ascii")  # httpx's encoding
         headers = self._headers
         if content is not None:
             headers = [*headers, (b"Content-Type", b"application/json"),

@@ -773,38 +773,6 @@ def test_the_csql_client_across_two_runners_after_close():
 
 # --- the request as httpx would send it ----------------------------------------------------
 
-ODD_PARAMS = [
-    {"plus": "+1 555", "pct": "%2B%", "amp": "a&b=c", "hash": "#x"},
-    {"uni": "Zoë 😀 日本", "é": "ü"},
-    {"t": True, "f": False, "n": None, "zero": 0, "float": 1.5, "big": 10**20},
-    {"list": [1, "two", None, True], "tuple": ("a b", "c+d"), "empty": []},
-    {"tilde": "~*'()!", "brackets": "[x]", "nl": "a\nb", "tab": "\t"},
-]
-
-
-@pytest.mark.parametrize("params", ODD_PARAMS, ids=range(len(ODD_PARAMS)))
-def test_odd_query_values_are_encoded_as_httpx_would(params):
-    seen: list[bytes] = []
-
-    async def handler(r, w, n):
-        while req := await read_request(r):
-            seen.append(req)
-            w.write(ok(b'{"http_code": 200}'))
-            await w.drain()
-
-    async def go() -> None:
-        async with Server(handler) as s:
-            base = s.url() + "/v3/"
-            c = csql_client(base)
-            try:
-                await c.request("GET", "/lists", params)
-            finally:
-                await c.aclose()
-            expected = httpx.Request("GET", s.url() + "/v3/lists", params=params).url.raw_path
-            assert seen[0].split(b"\r\n")[0] == b"GET " + expected + b" HTTP/1.1"
-
-    run(go())
-
 
 @pytest.mark.parametrize("value", ["a b", "a/b", "a?b#c", "100%", "Zoë", "[x]|^\\", "a+b"])
 def test_a_rendered_path_value_is_quoted_as_httpx_would(value):
